@@ -152,9 +152,31 @@ func isCleartext(mech string) bool {
 	return false
 }
 
+// A MechanismFilter is an [Authenticator] that narrows the mechanisms its
+// optional interfaces would otherwise enable, for instance because no user
+// in the directory has the secret a mechanism needs. [SupportedMechanisms]
+// leaves out every mechanism for which AllowMechanism returns false.
+type MechanismFilter interface {
+	AllowMechanism(name string) bool
+}
+
 // SupportedMechanisms returns the SASL mechanisms a can serve on t,
 // strongest first, regardless of policy.
 func SupportedMechanisms(a Authenticator, t Transport) []string {
+	mechs := supportedMechanisms(a, t)
+	if f, ok := a.(MechanismFilter); ok {
+		kept := mechs[:0]
+		for _, m := range mechs {
+			if f.AllowMechanism(m) {
+				kept = append(kept, m)
+			}
+		}
+		mechs = kept
+	}
+	return mechs
+}
+
+func supportedMechanisms(a Authenticator, t Transport) []string {
 	var mechs []string
 	if ks, ok := a.(SCRAMKeyStore); ok {
 		hashes := ks.SCRAMHashes()
