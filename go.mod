@@ -4,5 +4,8 @@ go 1.26.8
 
 require (
 	github.com/pires/go-proxyproto v0.15.0
+	github.com/stretchr/testify v1.12.1
 	golang.org/x/crypto v0.59.0
 )
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect
