@@ -33,6 +33,6 @@
 //
 // [NewServerSession] starts the server side of one SASL exchange; the protocol
 // servers carry its challenges and responses in their own framing. Servers
-// advertise exactly the mechanisms [Policy.Mechanisms] returns for the
+// advertise exactly the mechanisms [LoginPolicy.Allowed] returns for the
 // connection.
 package auth
