@@ -226,7 +226,7 @@ func (t *Throttle) Check(addr netip.Addr, username string) error {
 	}
 	if username != "" {
 		if e := t.entries[t.userKey(username)]; e != nil && now.Before(e.lockedUntil) {
-			return fmt.Errorf("%w: user %q locked out for %v", ErrThrottled, username, e.lockedUntil.Sub(now).Round(time.Second))
+			return fmt.Errorf("%w: user %q locked out for %v", ErrThrottled, truncateForError(username), e.lockedUntil.Sub(now).Round(time.Second))
 		}
 	}
 	return nil
