@@ -359,7 +359,7 @@ func TestDecodeResponse(t *testing.T) {
 		{"*", nil, auth.ErrCanceled},
 		{"=", []byte{}, nil},
 		{b64("hi"), []byte("hi"), nil},
-		{"aGk", nil, auth.ErrMalformed},  // missing padding
+		{"aGk", nil, auth.ErrMalformed},   // missing padding
 		{"aG k=", nil, auth.ErrMalformed}, // space
 		{"", []byte{}, nil},
 	}
