@@ -3,6 +3,7 @@ module github.com/mailfront/mailfront
 go 1.26.8
 
 require (
+	github.com/emersion/go-message v0.18.2
 	github.com/pires/go-proxyproto v0.15.0
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/crypto v0.59.0
