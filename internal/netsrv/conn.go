@@ -355,6 +355,18 @@ func (c *Conn) SetReadTimeout(timeout time.Duration) {
 	c.mu.Unlock()
 }
 
+// SetWriteTimeout sets the deadline for writes made through W without
+// [Conn.Flush]: a long streamed response (POP3 RETR, an IMAP literal) whose
+// bytes reach the network as W's buffer fills. Calling it before each chunk
+// bounds every stall rather than the whole transfer; <= 0 removes it.
+func (c *Conn) SetWriteTimeout(timeout time.Duration) {
+	if timeout > 0 {
+		c.netConn.SetWriteDeadline(time.Now().Add(timeout))
+	} else {
+		c.netConn.SetWriteDeadline(time.Time{})
+	}
+}
+
 func (c *Conn) setReadDeadlineLocked(timeout time.Duration) {
 	if timeout > 0 {
 		c.netConn.SetReadDeadline(time.Now().Add(timeout))
