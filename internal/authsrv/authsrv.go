@@ -104,6 +104,30 @@ func (s *Session) Login(ctx context.Context, command, username, password string)
 	return s.succeed(ctx, command, username, id)
 }
 
+// Verify runs a challenge-response login whose proof the protocol checks
+// itself (POP3 APOP, RFC 1939 §7): the password never crosses the wire, so
+// the policy allows it where it allows challenge-response SASL mechanisms.
+// Around verify it applies the throttle, the failure accounting and delay,
+// the audit hook and the per-user connection limit exactly as Login does.
+// verify must return an error wrapping [auth.ErrInvalidCredentials] for any
+// credential failure, after the same work for an unknown user as for a
+// known one. Errors are those of Login.
+func (s *Session) Verify(ctx context.Context, command, username string, verify func(ctx context.Context) (auth.Identity, error)) (auth.Identity, error) {
+	t := s.Transport()
+	if !t.Secure() && s.cfg.Policy == auth.SecureLogin {
+		s.audit(ctx, command, username, auth.ErrEncryptionRequired)
+		return auth.Identity{}, auth.ErrEncryptionRequired
+	}
+	if err := s.cfg.Throttle.Check(s.conn.Addr(), username); err != nil {
+		return auth.Identity{}, s.fail(ctx, command, username, err)
+	}
+	id, err := verify(ctx)
+	if err != nil {
+		return auth.Identity{}, s.fail(ctx, command, username, err)
+	}
+	return s.succeed(ctx, command, username, id)
+}
+
 // SASL runs one SASL exchange. initial is the client's initial response as
 // it appeared on the wire (nil when there was none; "=" means empty). next
 // sends a base64 challenge with the protocol's framing and returns the
