@@ -27,25 +27,25 @@ const stateAny = stateAuthorization | stateTransaction
 
 // commands is the dispatch table, keyed by upper-case verb.
 var commands = map[string]spec{
-		// AUTHORIZATION (auth.go)
-		"USER": {states: stateAuthorization, run: (*conn).cmdUser},
-		"PASS": {states: stateAuthorization, secret: secretAll, run: (*conn).cmdPass},
-		"APOP": {states: stateAuthorization, secret: secretAfter, run: (*conn).cmdAPOP},
-		"AUTH": {states: stateAuthorization, secret: secretAfter, run: (*conn).cmdAuth},
-		"STLS": {states: stateAuthorization, run: (*conn).cmdSTLS},
-		"UTF8": {states: stateAuthorization, run: (*conn).cmdUTF8},
-		// Both states.
-		"CAPA": {states: stateAny, run: (*conn).cmdCAPA},
-		"QUIT": {states: stateAny, run: (*conn).cmdQuit},
-		// TRANSACTION (maildrop.go)
-		"STAT": {states: stateTransaction, run: (*conn).cmdStat},
-		"LIST": {states: stateTransaction, run: (*conn).cmdList},
-		"UIDL": {states: stateTransaction, run: (*conn).cmdUIDL},
-		"RETR": {states: stateTransaction, run: (*conn).cmdRetr},
-		"TOP":  {states: stateTransaction, run: (*conn).cmdTop},
-		"DELE": {states: stateTransaction, run: (*conn).cmdDele},
-		"RSET": {states: stateTransaction, run: (*conn).cmdRset},
-		"NOOP": {states: stateTransaction, run: (*conn).cmdNoop},
+	// AUTHORIZATION (auth.go)
+	"USER": {states: stateAuthorization, run: (*conn).cmdUser},
+	"PASS": {states: stateAuthorization, secret: secretAll, run: (*conn).cmdPass},
+	"APOP": {states: stateAuthorization, secret: secretAfter, run: (*conn).cmdAPOP},
+	"AUTH": {states: stateAuthorization, secret: secretAfter, run: (*conn).cmdAuth},
+	"STLS": {states: stateAuthorization, run: (*conn).cmdSTLS},
+	"UTF8": {states: stateAuthorization, run: (*conn).cmdUTF8},
+	// Both states.
+	"CAPA": {states: stateAny, run: (*conn).cmdCAPA},
+	"QUIT": {states: stateAny, run: (*conn).cmdQuit},
+	// TRANSACTION (maildrop.go)
+	"STAT": {states: stateTransaction, run: (*conn).cmdStat},
+	"LIST": {states: stateTransaction, run: (*conn).cmdList},
+	"UIDL": {states: stateTransaction, run: (*conn).cmdUIDL},
+	"RETR": {states: stateTransaction, run: (*conn).cmdRetr},
+	"TOP":  {states: stateTransaction, run: (*conn).cmdTop},
+	"DELE": {states: stateTransaction, run: (*conn).cmdDele},
+	"RSET": {states: stateTransaction, run: (*conn).cmdRset},
+	"NOOP": {states: stateTransaction, run: (*conn).cmdNoop},
 }
 
 // command is a parsed command line.
