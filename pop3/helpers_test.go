@@ -553,5 +553,7 @@ func (c *client) startTLS() *client {
 	c.t.Helper()
 	tc := tls.Client(c.conn, clientTLS(c.t))
 	require.NoError(c.t, tc.Handshake())
-	return newClient(c.t, tc)
+	n := newClient(c.t, tc)
+	n.greeting = c.greeting
+	return n
 }
