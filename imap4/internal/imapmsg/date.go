@@ -1,0 +1,157 @@
+package imapmsg
+
+import (
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// parseDate parses a Date: header value (RFC 5322 §3.3), accepting the
+// obsolete syntax and the common mistakes: no day of week, no seconds,
+// two- or four-digit years, single-digit hours, named zones (known ones
+// converted, unknown ones taken as UTC), missing zones, comments, extra
+// or missing spaces and commas, and dotted times.
+func parseDate(v string) (time.Time, bool) {
+	if t, err := mail.ParseDate(v); err == nil {
+		// The time package gives zone names it does not know (and those
+		// of other regions than the local one) offset 0: use the table.
+		if name, off := t.Zone(); off == 0 {
+			if z := zoneNames[strings.ToUpper(name)]; z != 0 {
+				y, mo, d := t.Date()
+				h, mi, sec := t.Clock()
+				t = time.Date(y, mo, d, h, mi, sec, 0, zoneFor(z*60))
+			}
+		}
+		return t, true
+	}
+	return parseDateLenient(v)
+}
+
+// zoneNames maps the obsolete zone names of RFC 5322 §4.3 and a few
+// common others to their offsets in minutes.
+var zoneNames = map[string]int{
+	"UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "WET": 0,
+	"EST": -5 * 60, "EDT": -4 * 60, "CST": -6 * 60, "CDT": -5 * 60,
+	"MST": -7 * 60, "MDT": -6 * 60, "PST": -8 * 60, "PDT": -7 * 60,
+	"CET": 60, "CEST": 120, "MET": 60, "MEST": 120, "EET": 120, "EEST": 180,
+	"BST": 60, "IST": 330, "JST": 9 * 60, "KST": 9 * 60, "HKT": 8 * 60,
+	"AEST": 10 * 60, "AEDT": 11 * 60,
+}
+
+var monthNames = map[string]time.Month{
+	"jan": time.January, "feb": time.February, "mar": time.March, "apr": time.April,
+	"may": time.May, "jun": time.June, "jul": time.July, "aug": time.August,
+	"sep": time.September, "oct": time.October, "nov": time.November, "dec": time.December,
+}
+
+// parseDateLenient picks the day, month, year, time and zone out of the
+// value's words in whatever order they come.
+func parseDateLenient(v string) (time.Time, bool) {
+	// Drop comments and split into words at spaces and commas.
+	l := lexer{s: v}
+	var words []string
+	for !l.eof() && len(words) < 16 {
+		l.skipCFWS()
+		s := l.i
+		for l.i < len(l.s) {
+			c := l.s[l.i]
+			if c == ' ' || c == '\t' || c == ',' || c == '(' || c == '\r' || c == '\n' {
+				break
+			}
+			l.i++
+		}
+		if l.i > s {
+			words = append(words, l.s[s:l.i])
+		}
+		for l.i < len(l.s) && l.s[l.i] == ',' {
+			l.i++
+		}
+	}
+	day, year := -1, -1
+	month := time.Month(0)
+	hh, mm, ss := -1, 0, 0
+	zone, zoneSet := 0, false
+	for _, w := range words {
+		lw := strings.ToLower(w)
+		switch {
+		case strings.ContainsAny(w, ":.") && hh < 0 && len(w) >= 3 && isDigit(w[0]):
+			parts := strings.FieldsFunc(w, func(r rune) bool { return r == ':' || r == '.' })
+			if len(parts) < 2 || len(parts) > 3 {
+				continue
+			}
+			var ok bool
+			if hh, ok = atoiRange(parts[0], 0, 23); !ok {
+				hh = -1
+				continue
+			}
+			if mm, ok = atoiRange(parts[1], 0, 59); !ok {
+				return time.Time{}, false
+			}
+			if len(parts) == 3 {
+				if ss, ok = atoiRange(parts[2], 0, 60); !ok {
+					return time.Time{}, false
+				}
+				if ss == 60 {
+					ss = 59
+				}
+			}
+		case (w[0] == '+' || w[0] == '-') && len(w) == 5 && allDigits(w[1:]):
+			h, _ := strconv.Atoi(w[1:3])
+			m, _ := strconv.Atoi(w[3:5])
+			zone = h*60 + m
+			if w[0] == '-' {
+				zone = -zone
+			}
+			zoneSet = true
+		case len(lw) >= 3 && monthNames[lw[:3]] != 0 && month == 0:
+			month = monthNames[lw[:3]]
+		case allDigits(w) && len(w) <= 2 && day < 0:
+			day, _ = strconv.Atoi(w)
+		case allDigits(w) && (len(w) == 4 || (len(w) <= 2 && day >= 0)) && year < 0:
+			year, _ = strconv.Atoi(w)
+			if len(w) <= 2 {
+				// RFC 5322 §4.3: 00-49 are 2000-2049, 50-99 are 1950-1999.
+				if year < 50 {
+					year += 2000
+				} else {
+					year += 1900
+				}
+			}
+		case !zoneSet:
+			if z, ok := zoneNames[strings.ToUpper(w)]; ok {
+				zone, zoneSet = z, true
+			}
+		}
+	}
+	if day < 1 || day > 31 || month == 0 || year < 1 || hh < 0 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, month, day, hh, mm, ss, 0, zoneFor(zone*60))
+	if t.Day() != day {
+		return time.Time{}, false // 31 Feb and the like
+	}
+	return t, true
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func atoiRange(s string, lo, hi int) (int, bool) {
+	if !allDigits(s) || len(s) > 2 {
+		return 0, false
+	}
+	n, _ := strconv.Atoi(s)
+	return n, n >= lo && n <= hi
+}

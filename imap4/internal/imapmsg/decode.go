@@ -1,0 +1,354 @@
+package imapmsg
+
+import (
+	"errors"
+	"io"
+	"strings"
+)
+
+// ErrUnknownEncoding is returned by [Structure.BinaryReader] and
+// [Structure.BinarySize] for a part whose Content-Transfer-Encoding is not
+// one of 7bit, 8bit, binary, base64 and quoted-printable; the server
+// answers NO [UNKNOWN-CTE] (RFC 3516 §4.3).
+var ErrUnknownEncoding = errors.New("imapmsg: unknown Content-Transfer-Encoding")
+
+// encoding is a Content-Transfer-Encoding the decoders know.
+type encoding uint8
+
+const (
+	encIdentity encoding = iota // 7bit, 8bit, binary, or none
+	encBase64
+	encQP
+	encUnknown
+)
+
+func encodingOf(enc string) encoding {
+	switch strings.ToLower(enc) {
+	case "", "7bit", "8bit", "binary":
+		return encIdentity
+	case "base64":
+		return encBase64
+	case "quoted-printable":
+		return encQP
+	}
+	return encUnknown
+}
+
+// decoder returns a reader of the decoded content of raw.
+func decoder(e encoding, raw io.Reader) io.Reader {
+	switch e {
+	case encBase64:
+		return &base64Reader{r: raw}
+	case encQP:
+		return &qpReader{r: raw}
+	}
+	return raw
+}
+
+// BinaryReader returns the decoded content of a part for BINARY[part]
+// (RFC 3516) and its decoded size: base64 and quoted-printable are
+// decoded (leniently: invalid base64 characters are skipped, invalid
+// quoted-printable escapes are kept as they are), 7bit, 8bit and binary
+// go as they are. A nil part is the whole message, unchanged. A
+// nonexistent part yields an empty section. An unknown encoding is
+// [ErrUnknownEncoding].
+//
+// The size is computed first, by decoding without keeping the bytes,
+// unless [Structure.BinarySize] has already done it.
+func (s *Structure) BinaryReader(r io.ReaderAt, path []int) (io.Reader, int64, error) {
+	if len(path) == 0 {
+		return io.NewSectionReader(r, 0, s.size), s.size, nil
+	}
+	p := s.find(path)
+	if p == nil {
+		return strings.NewReader(""), 0, nil
+	}
+	e := encodingOf(p.enc)
+	if e == encUnknown {
+		return nil, 0, ErrUnknownEncoding
+	}
+	raw := io.NewSectionReader(r, p.bodyOff, p.end-p.bodyOff)
+	if e == encIdentity {
+		return raw, p.end - p.bodyOff, nil
+	}
+	n, err := s.binarySize(r, p)
+	if err != nil {
+		return nil, 0, err
+	}
+	return io.LimitReader(decoder(e, raw), n), n, nil
+}
+
+// BinarySize returns the decoded size of a part, for BINARY.SIZE[part]
+// (RFC 3516). It decodes without keeping the bytes and remembers the
+// result in the Structure (it survives [Structure.MarshalBinary]), so the
+// next call is free. The errors are those of [Structure.BinaryReader].
+func (s *Structure) BinarySize(r io.ReaderAt, path []int) (int64, error) {
+	if len(path) == 0 {
+		return s.size, nil
+	}
+	p := s.find(path)
+	if p == nil {
+		return 0, nil
+	}
+	return s.binarySize(r, p)
+}
+
+func (s *Structure) binarySize(r io.ReaderAt, p *part) (int64, error) {
+	e := encodingOf(p.enc)
+	switch e {
+	case encUnknown:
+		return 0, ErrUnknownEncoding
+	case encIdentity:
+		return p.end - p.bodyOff, nil
+	}
+	if n := p.binSize.Load(); n > 0 {
+		return n - 1, nil
+	}
+	raw := io.NewSectionReader(r, p.bodyOff, p.end-p.bodyOff)
+	n, err := io.Copy(io.Discard, decoder(e, raw))
+	if err != nil {
+		return 0, err
+	}
+	p.binSize.Store(n + 1)
+	return n, nil
+}
+
+// base64Reader decodes base64 leniently: octets outside the alphabet are
+// skipped, '=' ends the current quantum (so concatenated encodings
+// decode), and a partial quantum at the end yields what it can.
+type base64Reader struct {
+	r    io.Reader
+	err  error
+	in   [4096]byte
+	out  [3072 + 3]byte
+	o, n int // out[o:n] is pending
+	q    uint32
+	qn   int
+}
+
+var b64Table = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	const alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for i := 0; i < len(alpha); i++ {
+		t[alpha[i]] = byte(i)
+	}
+	return t
+}()
+
+func (d *base64Reader) Read(p []byte) (int, error) {
+	for d.o == d.n {
+		if d.err != nil {
+			return 0, d.err
+		}
+		d.o, d.n = 0, 0
+		m, err := d.r.Read(d.in[:])
+		for _, c := range d.in[:m] {
+			v := b64Table[c]
+			if v == 0xff {
+				if c == '=' {
+					d.flush()
+				}
+				continue
+			}
+			d.q = d.q<<6 | uint32(v)
+			d.qn++
+			if d.qn == 4 {
+				d.out[d.n] = byte(d.q >> 16)
+				d.out[d.n+1] = byte(d.q >> 8)
+				d.out[d.n+2] = byte(d.q)
+				d.n += 3
+				d.q, d.qn = 0, 0
+			}
+		}
+		if err != nil {
+			d.flush()
+			d.err = err
+		}
+	}
+	k := copy(p, d.out[d.o:d.n])
+	d.o += k
+	return k, nil
+}
+
+// flush emits the octets of a partial quantum.
+func (d *base64Reader) flush() {
+	switch d.qn {
+	case 2:
+		d.out[d.n] = byte(d.q >> 4)
+		d.n++
+	case 3:
+		d.out[d.n] = byte(d.q >> 10)
+		d.out[d.n+1] = byte(d.q >> 2)
+		d.n += 2
+	}
+	d.q, d.qn = 0, 0
+}
+
+// qpReader decodes quoted-printable (RFC 2045 §6.7) leniently: soft line
+// breaks ("=" then optional whitespace and a line break) are removed,
+// trailing whitespace before a line break is dropped, "=XX" with hex
+// digits (either case) is decoded, and any other "=" is kept as it is.
+// Line breaks stay as they are.
+type qpReader struct {
+	r     io.Reader
+	err   error
+	in    [4096]byte
+	out   []byte
+	o     int
+	state qpState
+	hex1  byte
+	ws    []byte // pending whitespace: dropped if a line break follows
+}
+
+type qpState uint8
+
+const (
+	qpNormal qpState = iota
+	qpCR             // saw CR
+	qpEq             // saw '='
+	qpEqHex          // saw '=' and one hex digit
+	qpEqWS           // saw '=' and whitespace
+	qpEqCR           // saw '=', maybe whitespace, and CR
+)
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+func (d *qpReader) Read(p []byte) (int, error) {
+	for d.o == len(d.out) {
+		if d.err != nil {
+			return 0, d.err
+		}
+		d.out, d.o = d.out[:0], 0
+		m, err := d.r.Read(d.in[:])
+		for _, c := range d.in[:m] {
+			d.byte(c)
+		}
+		if err != nil {
+			d.end()
+			d.err = err
+		}
+	}
+	k := copy(p, d.out[d.o:])
+	d.o += k
+	return k, nil
+}
+
+func (d *qpReader) flushWS() {
+	d.out = append(d.out, d.ws...)
+	d.ws = d.ws[:0]
+}
+
+func (d *qpReader) byte(c byte) {
+	switch d.state {
+	case qpCR:
+		d.state = qpNormal
+		if c == '\n' {
+			d.ws = d.ws[:0]
+			d.out = append(d.out, '\r', '\n')
+			return
+		}
+		d.flushWS()
+		d.out = append(d.out, '\r')
+	case qpEq:
+		if _, ok := unhex(c); ok {
+			d.hex1, d.state = c, qpEqHex
+			return
+		}
+		switch c {
+		case ' ', '\t':
+			d.ws = append(d.ws, c)
+			d.state = qpEqWS
+			return
+		case '\r':
+			d.state = qpEqCR
+			return
+		case '\n':
+			d.state = qpNormal // soft line break
+			return
+		}
+		d.state = qpNormal
+		d.out = append(d.out, '=')
+	case qpEqHex:
+		d.state = qpNormal
+		if lo, ok := unhex(c); ok {
+			hi, _ := unhex(d.hex1)
+			d.out = append(d.out, hi<<4|lo)
+			return
+		}
+		d.out = append(d.out, '=', d.hex1)
+	case qpEqWS:
+		switch c {
+		case ' ', '\t':
+			if len(d.ws) < 256 {
+				d.ws = append(d.ws, c)
+			}
+			return
+		case '\r':
+			d.state = qpEqCR
+			return
+		case '\n':
+			d.ws = d.ws[:0]
+			d.state = qpNormal // soft line break
+			return
+		}
+		d.state = qpNormal
+		d.out = append(d.out, '=')
+		d.flushWS()
+	case qpEqCR:
+		d.state = qpNormal
+		if c == '\n' {
+			d.ws = d.ws[:0]
+			return // soft line break
+		}
+		d.out = append(d.out, '=')
+		d.flushWS()
+		d.out = append(d.out, '\r')
+	}
+	// qpNormal
+	switch c {
+	case '=':
+		d.flushWS()
+		d.state = qpEq
+	case ' ', '\t':
+		if len(d.ws) >= 256 {
+			d.flushWS()
+		}
+		d.ws = append(d.ws, c)
+	case '\r':
+		d.state = qpCR
+	case '\n':
+		d.ws = d.ws[:0]
+		d.out = append(d.out, '\n')
+	default:
+		d.flushWS()
+		d.out = append(d.out, c)
+	}
+}
+
+// end flushes the state at the end of the input; trailing whitespace is
+// dropped.
+func (d *qpReader) end() {
+	switch d.state {
+	case qpCR:
+		d.flushWS()
+		d.out = append(d.out, '\r')
+	case qpEq, qpEqWS, qpEqCR:
+		d.out = append(d.out, '=')
+	case qpEqHex:
+		d.out = append(d.out, '=', d.hex1)
+	}
+	d.state = qpNormal
+	d.ws = d.ws[:0]
+}

@@ -1,0 +1,370 @@
+package imapmsg
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// lexer is a lenient tokenizer for structured header field values
+// (RFC 5322 §3.2, RFC 2045 §5.1). It never fails: malformed input yields
+// shorter or empty tokens, and callers skip what they cannot use.
+type lexer struct {
+	s string
+	i int
+}
+
+func (l *lexer) eof() bool { return l.i >= len(l.s) }
+
+func (l *lexer) peek() byte {
+	if l.i < len(l.s) {
+		return l.s[l.i]
+	}
+	return 0
+}
+
+// skipCFWS skips whitespace and comments (nested, with quoted pairs), and
+// returns the text of the last comment skipped.
+func (l *lexer) skipCFWS() (comment string) {
+	for l.i < len(l.s) {
+		switch c := l.s[l.i]; c {
+		case ' ', '\t', '\r', '\n':
+			l.i++
+		case '(':
+			comment = l.comment()
+		default:
+			return comment
+		}
+	}
+	return comment
+}
+
+// comment reads a comment starting at '(' and returns its text with the
+// outer parentheses removed and quoted pairs resolved.
+func (l *lexer) comment() string {
+	depth := 0
+	var b strings.Builder
+	for l.i < len(l.s) {
+		c := l.s[l.i]
+		l.i++
+		switch c {
+		case '(':
+			if depth > 0 {
+				b.WriteByte(c)
+			}
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				return strings.TrimSpace(b.String())
+			}
+			b.WriteByte(c)
+		case '\\':
+			if l.i < len(l.s) {
+				b.WriteByte(l.s[l.i])
+				l.i++
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// isTSpecial reports whether c ends a MIME token (RFC 2045 tspecials,
+// space and controls). Octets above 127 are accepted in tokens.
+func isTSpecial(c byte) bool {
+	switch c {
+	case '(', ')', '<', '>', '@', ',', ';', ':', '\\', '"', '/', '[', ']', '?', '=', ' ', '\t', '\r', '\n':
+		return true
+	}
+	return c < 0x20 || c == 0x7f
+}
+
+// token reads a MIME token.
+func (l *lexer) token() string {
+	start := l.i
+	for l.i < len(l.s) && !isTSpecial(l.s[l.i]) {
+		l.i++
+	}
+	return l.s[start:l.i]
+}
+
+// quoted reads a quoted string starting at '"' and returns its content
+// with quoted pairs resolved. An unterminated string runs to the end.
+func (l *lexer) quoted() string {
+	l.i++ // opening quote
+	start := l.i
+	// Fast path: no escapes.
+	for l.i < len(l.s) {
+		switch l.s[l.i] {
+		case '"':
+			v := l.s[start:l.i]
+			l.i++
+			return v
+		case '\\':
+			goto slow
+		}
+		l.i++
+	}
+	return l.s[start:]
+slow:
+	var b strings.Builder
+	b.WriteString(l.s[start:l.i])
+	for l.i < len(l.s) {
+		c := l.s[l.i]
+		l.i++
+		switch c {
+		case '"':
+			return b.String()
+		case '\\':
+			if l.i < len(l.s) {
+				b.WriteByte(l.s[l.i])
+				l.i++
+			}
+		case '\r', '\n':
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// skipTo advances to the next occurrence of c (not inside a quoted string
+// or comment), or to the end.
+func (l *lexer) skipTo(c byte) {
+	for l.i < len(l.s) {
+		switch l.s[l.i] {
+		case c:
+			return
+		case '"':
+			l.quoted()
+		case '(':
+			l.comment()
+		default:
+			l.i++
+		}
+	}
+}
+
+// parseContentType parses a Content-Type value: type "/" subtype and
+// parameters. ok is false if type or subtype is missing.
+func parseContentType(v string) (typ, sub string, params []param, ok bool) {
+	l := lexer{s: v}
+	l.skipCFWS()
+	typ = l.token()
+	l.skipCFWS()
+	if l.peek() != '/' {
+		return "", "", nil, false
+	}
+	l.i++
+	l.skipCFWS()
+	sub = l.token()
+	if typ == "" || sub == "" {
+		return "", "", nil, false
+	}
+	return typ, sub, parseParams(&l), true
+}
+
+// parseDisposition parses a Content-Disposition value.
+func parseDisposition(v string) (string, []param) {
+	l := lexer{s: v}
+	l.skipCFWS()
+	d := l.token()
+	if d == "" {
+		return "", nil
+	}
+	return d, parseParams(&l)
+}
+
+// parseLanguage parses a Content-Language value: a comma-separated list
+// of language tags.
+func parseLanguage(v string) []string {
+	var out []string
+	l := lexer{s: v}
+	for !l.eof() && len(out) < 100 {
+		l.skipCFWS()
+		start := l.i
+		for l.i < len(l.s) && l.s[l.i] != ',' && l.s[l.i] != '(' && l.s[l.i] != ' ' && l.s[l.i] != '\t' {
+			l.i++
+		}
+		if t := l.s[start:l.i]; t != "" {
+			out = append(out, t)
+		}
+		l.skipCFWS()
+		if l.peek() == ',' {
+			l.i++
+		} else if !l.eof() && l.i == start {
+			l.i++
+		}
+	}
+	return out
+}
+
+// firstToken returns the first token of a value, without comments
+// (Content-Transfer-Encoding).
+func firstToken(v string) string {
+	l := lexer{s: v}
+	l.skipCFWS()
+	return l.token()
+}
+
+// maxParams bounds the parameters kept per field.
+const maxParams = 100
+
+// parseParams parses the ";"-separated parameters that follow a media
+// type or disposition, leniently, and merges RFC 2231 continuations the
+// way Dovecot does: name*0, name*1... become one parameter "name"; if any
+// piece is extended (name*0*=charset'lang'value), the result is "name*"
+// with the charset'language' prefix and percent-encoding kept, the plain
+// pieces percent-encoded as needed. A single extended parameter name* is
+// passed through as it is. Parameter values are never decoded further.
+func parseParams(l *lexer) []param {
+	var raw []param
+	for !l.eof() && len(raw) < maxParams {
+		l.skipTo(';')
+		if l.eof() {
+			break
+		}
+		l.i++ // ';'
+		l.skipCFWS()
+		name := l.token()
+		if name == "" {
+			continue
+		}
+		l.skipCFWS()
+		if l.peek() != '=' {
+			continue
+		}
+		l.i++
+		l.skipCFWS()
+		var value string
+		if l.peek() == '"' {
+			value = l.quoted()
+		} else {
+			start := l.i
+			// Lenient: a value runs to ';' or whitespace, so that values
+			// with tspecials (unquoted file names) survive.
+			for l.i < len(l.s) && l.s[l.i] != ';' && l.s[l.i] != ' ' && l.s[l.i] != '\t' && l.s[l.i] != '(' {
+				l.i++
+			}
+			value = l.s[start:l.i]
+		}
+		raw = append(raw, param{name: name, value: value})
+	}
+	return merge2231(raw)
+}
+
+// contPiece is one piece of an RFC 2231 continuation.
+type contPiece struct {
+	n        int
+	extended bool
+	value    string
+}
+
+// merge2231 merges RFC 2231 continuations (see parseParams).
+func merge2231(raw []param) []param {
+	hasCont := false
+	for _, p := range raw {
+		if _, _, ok := splitContinuation(p.name); ok {
+			hasCont = true
+			break
+		}
+	}
+	if !hasCont {
+		return raw
+	}
+	type group struct {
+		name   string
+		at     int // index in out
+		pieces []contPiece
+	}
+	var out []param
+	var groups []*group
+	for _, p := range raw {
+		base, piece, ok := splitContinuation(p.name)
+		if !ok {
+			out = append(out, p)
+			continue
+		}
+		piece.value = p.value
+		var g *group
+		for _, x := range groups {
+			if strings.EqualFold(x.name, base) {
+				g = x
+				break
+			}
+		}
+		if g == nil {
+			g = &group{name: base, at: len(out)}
+			groups = append(groups, g)
+			out = append(out, param{}) // placeholder
+		}
+		g.pieces = append(g.pieces, piece)
+	}
+	for _, g := range groups {
+		sort.SliceStable(g.pieces, func(i, j int) bool { return g.pieces[i].n < g.pieces[j].n })
+		extended := false
+		var b strings.Builder
+		for i, pc := range g.pieces {
+			if pc.n != i {
+				break // a gap or duplicate ends the value
+			}
+			if pc.extended {
+				extended = true
+			}
+		}
+		for i, pc := range g.pieces {
+			if pc.n != i {
+				break
+			}
+			if extended && !pc.extended {
+				percentEncode(&b, pc.value)
+			} else {
+				b.WriteString(pc.value)
+			}
+		}
+		name := g.name
+		if extended {
+			name += "*"
+		}
+		out[g.at] = param{name: name, value: b.String()}
+	}
+	return out
+}
+
+// splitContinuation splits a parameter name of the form base*N or
+// base*N* (N a decimal number below 1000).
+func splitContinuation(name string) (string, contPiece, bool) {
+	var pc contPiece
+	if strings.HasSuffix(name, "*") {
+		pc.extended = true
+		name = name[:len(name)-1]
+	}
+	star := strings.LastIndexByte(name, '*')
+	if star <= 0 || star == len(name)-1 || len(name)-star-1 > 3 {
+		return "", pc, false
+	}
+	n, err := strconv.Atoi(name[star+1:])
+	if err != nil || n < 0 {
+		return "", pc, false
+	}
+	pc.n = n
+	return name[:star], pc, true
+}
+
+// percentEncode writes v percent-encoding the octets that may not appear
+// literally in an RFC 2231 extended value.
+func percentEncode(b *strings.Builder, v string) {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c <= ' ' || c >= 0x7f || c == '%' || c == '\'' || c == '*' || isTSpecial(c) {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+			continue
+		}
+		b.WriteByte(c)
+	}
+}

@@ -1,0 +1,499 @@
+package imapmsg
+
+import (
+	"bytes"
+	"io"
+	"strings"
+)
+
+// Parse reads a message (content with CRLF line endings, size octets) once
+// and returns its structure.
+//
+// Parse streams: its memory is proportional to the size of the headers it
+// keeps and to the number of parts, never to the size of bodies. It never
+// fails on malformed MIME, which it handles the way Dovecot does:
+//
+//   - A missing or unparseable Content-Type means text/plain; charset
+//     us-ascii (message/rfc822 for the parts of a multipart/digest).
+//   - A multipart without a usable boundary parameter is a leaf with the
+//     default type, text/plain.
+//   - A boundary matches a line that starts with "--" and the boundary
+//     (RFC 2046 requires only the prefix to match); the innermost and
+//     then the longest matching boundary wins. The CRLF before a
+//     boundary line belongs to the delimiter.
+//   - An unterminated multipart ends where its parent ends (at the next
+//     boundary of an enclosing multipart, or at the end of the message);
+//     a boundary of an enclosing multipart also ends every part inside.
+//   - A multipart whose boundary never occurs has no parts; BODYSTRUCTURE
+//     shows one empty text/plain part, as Dovecot does.
+//   - Multiparts and embedded messages nested deeper than 100 levels are
+//     leaves of type application/octet-stream; after 10,000 parts no more
+//     boundaries are recognised.
+//   - Header lines without a colon are skipped; a header without the blank
+//     line ends at the end of the content (or at a boundary line).
+//   - Bare LF line endings are accepted wherever CRLF is expected; sizes
+//     are the actual octet counts.
+//
+// Parse fails only if reading r fails.
+func Parse(r io.ReaderAt, size int64) (*Structure, error) {
+	if size < 0 {
+		size = 0
+	}
+	p := &parser{w: newWindow(r, size), size: size}
+	root := &part{}
+	p.nparts = 1
+	p.parsePart(root, 0, 0, true, false)
+	if p.w.err != nil {
+		return nil, p.w.err
+	}
+	s := &Structure{size: size, root: root, fields: p.topFields}
+	if v, ok := s.HeaderValue("Date"); ok {
+		if t, ok := parseDate(v); ok {
+			_, off := t.Zone()
+			s.dateOK, s.dateUnix, s.dateOff = true, t.Unix(), int32(off)
+		}
+	}
+	return s, nil
+}
+
+// parser holds the state of one Parse.
+type parser struct {
+	w        *window
+	size     int64
+	stack    []*boundary // active boundaries, innermost last
+	nparts   int
+	overflow bool // maxParts reached: boundaries are no longer recognised
+	kept     int  // header bytes kept so far
+
+	topFields []field
+}
+
+// boundary is an active multipart boundary.
+type boundary struct {
+	b     []byte
+	owner *part
+}
+
+// hit is a boundary line found while scanning.
+type hit struct {
+	b       *boundary
+	close   bool  // "--boundary--"
+	end     int64 // where the part(s) being scanned end: before the CRLF that precedes the line
+	lfEnd   int64 // LF octets in content[:end]
+	lineEnd int64 // just after the boundary line
+}
+
+// parsePart parses the part whose header starts at start, and its
+// descendants. msgLevel marks a message (the root or an embedded message)
+// whose header also feeds ENVELOPE; inDigest marks a part of a
+// multipart/digest. It returns the boundary line that ended the part, or
+// nil at the end of the content.
+func (p *parser) parsePart(pt *part, start int64, depth int, msgLevel, inDigest bool) *hit {
+	pt.hdrOff = start
+	hdr, bodyOff, h := p.readHeader(start, msgLevel)
+	if h != nil {
+		// A boundary line cut the header short: the part has no body.
+		pt.bodyOff, pt.end = h.end, h.end
+		p.interpret(pt, hdr, depth, msgLevel, inDigest)
+		if pt.kind == kindMessage {
+			// An embedded message with neither header nor body.
+			pt.children = []*part{{hdrOff: pt.end, bodyOff: pt.end, end: pt.end, env: &envelope{}}}
+			p.nparts++
+		}
+		return h
+	}
+	pt.bodyOff = bodyOff
+	lfBody := p.w.lfAt(bodyOff)
+	bnd := p.interpret(pt, hdr, depth, msgLevel, inDigest)
+
+	switch pt.kind {
+	case kindMultipart:
+		h = p.parseMultipart(pt, bnd, depth)
+	case kindMessage:
+		child := &part{}
+		pt.children = []*part{child}
+		p.nparts++
+		h = p.parsePart(child, bodyOff, depth+1, true, false)
+	default:
+		h = p.scan(bodyOff)
+	}
+	if h != nil {
+		pt.end = h.end
+		pt.lines = h.lfEnd - lfBody
+	} else {
+		pt.end = p.size
+		pt.lines = p.w.lfAt(p.size) - lfBody
+	}
+	return h
+}
+
+// parseMultipart parses the body of a multipart with boundary b: the
+// preamble, the parts, and the epilogue.
+func (p *parser) parseMultipart(pt *part, b []byte, depth int) *hit {
+	own := &boundary{b: b, owner: pt}
+	p.stack = append(p.stack, own)
+	defer p.pop(own)
+
+	inDigest := strings.EqualFold(pt.sub, "digest")
+	h := p.scan(pt.bodyOff) // preamble
+	for h != nil && h.b == own {
+		if h.close {
+			p.pop(own)
+			return p.scan(h.lineEnd) // epilogue
+		}
+		if p.nparts >= maxParts {
+			p.overflow = true
+			return nil
+		}
+		child := &part{}
+		pt.children = append(pt.children, child)
+		p.nparts++
+		h = p.parsePart(child, h.lineEnd, depth+1, false, inDigest)
+	}
+	return h
+}
+
+// pop removes b and any boundary pushed after it from the stack.
+func (p *parser) pop(b *boundary) {
+	for i := len(p.stack) - 1; i >= 0; i-- {
+		if p.stack[i] == b {
+			p.stack = p.stack[:i]
+			return
+		}
+	}
+}
+
+// demote turns a part that cannot be split into a leaf of the given type
+// (typ "" and sub "" for the default text/plain).
+func (p *parser) demote(pt *part, typ, sub string) {
+	pt.kind = kindLeaf
+	pt.children = nil
+	if typ == "text" {
+		pt.typ, pt.sub, pt.params = "", "", nil
+		return
+	}
+	pt.typ, pt.sub, pt.params = typ, sub, nil
+}
+
+// scan looks for the next boundary line from from (a line start) on. It
+// returns nil at the end of the content.
+func (p *parser) scan(from int64) *hit {
+	if len(p.stack) == 0 || p.overflow {
+		return nil
+	}
+	if h := p.match(from, from); h != nil {
+		return h
+	}
+	pos := from
+	for {
+		b := p.w.peek(pos, 3)
+		if len(b) < 3 {
+			return nil
+		}
+		i := bytes.Index(b, delimStart)
+		if i < 0 {
+			pos += int64(len(b) - 2)
+			continue
+		}
+		ls := pos + int64(i) + 1
+		if h := p.match(ls, from); h != nil {
+			return h
+		}
+		pos = ls
+	}
+}
+
+var delimStart = []byte("\n--")
+
+// match checks whether the line at ls is a boundary line of an active
+// multipart; from is where the scan for the current part started.
+func (p *parser) match(ls, from int64) *hit {
+	if len(p.stack) == 0 || p.overflow {
+		return nil
+	}
+	line := p.w.peek(ls, 2+maxBoundary+2)
+	if len(line) < 2 || line[0] != '-' || line[1] != '-' {
+		return nil
+	}
+	rest := line[2:]
+	var best *boundary
+	for i := len(p.stack) - 1; i >= 0; i-- {
+		b := p.stack[i]
+		if bytes.HasPrefix(rest, b.b) && (best == nil || len(b.b) > len(best.b)) {
+			best = b
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	rest = rest[len(best.b):]
+	h := &hit{b: best, close: len(rest) >= 2 && rest[0] == '-' && rest[1] == '-'}
+	h.end, h.lfEnd = ls, p.w.lfAt(ls)
+	if ls > from {
+		// The newline before the line belongs to the delimiter.
+		h.end--
+		h.lfEnd--
+		if h.end > from && p.w.byteAt(h.end-1) == '\r' {
+			h.end--
+		}
+	}
+	h.lineEnd = p.w.lineEnd(ls + 2 + int64(len(best.b)))
+	return h
+}
+
+// rawField is a header field read by readHeader: its name and its value
+// with CR and LF removed (folding whitespace kept), not yet trimmed.
+type rawField struct {
+	name  string
+	value []byte
+}
+
+// readHeader reads the header starting at start. It returns the fields of
+// interest and the offset of the body (just after the blank line), or a
+// hit if a boundary line interrupts the header.
+func (p *parser) readHeader(start int64, msgLevel bool) ([]rawField, int64, *hit) {
+	var fields []rawField
+	cur := -1 // index in fields of the field being continued, or -1
+	pos := start
+	for pos < p.size {
+		if h := p.match(pos, start); h != nil {
+			return fields, 0, h
+		}
+		b := p.w.peek(pos, 2)
+		if len(b) == 0 {
+			return fields, p.size, nil
+		}
+		// Blank line: end of header.
+		if b[0] == '\n' {
+			return fields, pos + 1, nil
+		}
+		if b[0] == '\r' && len(b) > 1 && b[1] == '\n' {
+			return fields, pos + 2, nil
+		}
+		if b[0] == ' ' || b[0] == '\t' {
+			// Continuation of the previous field.
+			if cur >= 0 {
+				pos = p.appendLine(&fields[cur].value, pos)
+			} else {
+				pos = p.w.lineEnd(pos)
+			}
+			continue
+		}
+		cur = -1
+		i := bytes.IndexByte(b, ':')
+		nl := bytes.IndexByte(b, '\n')
+		if i < 0 || (nl >= 0 && nl < i) || i > 200 {
+			// Not a field (no colon on the line): skip it.
+			pos = p.w.lineEnd(pos)
+			continue
+		}
+		name := bytes.TrimRight(b[:i], " \t")
+		if keepField(name, msgLevel) && p.kept < maxKeptTotal {
+			fields = append(fields, rawField{name: string(name)})
+			cur = len(fields) - 1
+			pos = p.appendLine(&fields[cur].value, pos+int64(i)+1)
+			continue
+		}
+		pos = p.w.lineEnd(pos)
+	}
+	return fields, p.size, nil
+}
+
+// appendLine appends the line from pos to its end to *v, without CR and
+// LF and within the bounds on kept bytes, and returns the offset of the
+// next line.
+func (p *parser) appendLine(v *[]byte, pos int64) int64 {
+	for pos < p.size {
+		b := p.w.peek(pos, 1)
+		if len(b) == 0 {
+			return p.size
+		}
+		seg, done := b, false
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			seg, done = b[:i+1], true
+		}
+		pos += int64(len(seg))
+		room := maxFieldValue - len(*v)
+		if room > maxKeptTotal-p.kept {
+			room = maxKeptTotal - p.kept
+		}
+		keep := seg
+		if len(keep) > room {
+			keep = keep[:max(room, 0)]
+		}
+		for _, c := range keep {
+			if c != '\r' && c != '\n' {
+				*v = append(*v, c)
+				p.kept++
+			}
+		}
+		if done {
+			return pos
+		}
+	}
+	return p.size
+}
+
+// keepField reports whether a header field is interpreted: the Content-*
+// fields of every part, plus the ENVELOPE and other kept fields of
+// messages.
+func keepField(name []byte, msgLevel bool) bool {
+	if len(name) > 8 && asciiHasPrefixFold(name, "content-") {
+		return true
+	}
+	if !msgLevel {
+		return false
+	}
+	for _, k := range keptNames {
+		if len(k) == len(name) && asciiEqualFold(name, k) {
+			return true
+		}
+	}
+	return false
+}
+
+func asciiHasPrefixFold(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && asciiEqualFold(b[:len(prefix)], prefix)
+}
+
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c, d := b[i], s[i]
+		if c == d {
+			continue
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if 'A' <= d && d <= 'Z' {
+			d += 'a' - 'A'
+		}
+		if c != d {
+			return false
+		}
+	}
+	return true
+}
+
+// interpret fills in the part's type and Content-* data (and envelope for
+// messages) from its header fields, and decides its kind. For a
+// multipart it returns the boundary.
+func (p *parser) interpret(pt *part, fields []rawField, depth int, msgLevel, inDigest bool) []byte {
+	var ctSeen bool
+	var bnd []byte
+	seen := 0 // bit per Content-* field already taken (first wins)
+	fs := make([]field, len(fields))
+	for i := range fields {
+		fs[i] = field{name: fields[i].name, value: strings.TrimSpace(string(fields[i].value))}
+	}
+	for _, f := range fs {
+		v, name := f.value, f.name
+		switch {
+		case strings.EqualFold(name, "Content-Type"):
+			if ctSeen {
+				continue
+			}
+			ctSeen = true
+			typ, sub, params, ok := parseContentType(v)
+			if ok {
+				pt.typ, pt.sub, pt.params = typ, sub, params
+			}
+		case strings.EqualFold(name, "Content-Transfer-Encoding"):
+			if once(&seen, 0) {
+				pt.enc = firstToken(v)
+			}
+		case strings.EqualFold(name, "Content-ID"):
+			if once(&seen, 1) {
+				pt.id = v
+			}
+		case strings.EqualFold(name, "Content-Description"):
+			if once(&seen, 2) {
+				pt.desc = v
+			}
+		case strings.EqualFold(name, "Content-MD5"):
+			if once(&seen, 3) {
+				pt.md5 = v
+			}
+		case strings.EqualFold(name, "Content-Location"):
+			if once(&seen, 4) {
+				pt.loc = v
+			}
+		case strings.EqualFold(name, "Content-Disposition"):
+			if once(&seen, 5) {
+				pt.disp, pt.dispParams = parseDisposition(v)
+			}
+		case strings.EqualFold(name, "Content-Language"):
+			if once(&seen, 6) {
+				pt.lang = parseLanguage(v)
+			}
+		}
+	}
+	if msgLevel {
+		pt.env = buildEnvelope(fs)
+		if depth == 0 {
+			p.topFields = topFields(fs)
+		}
+	}
+
+	switch {
+	case pt.typ == "":
+		// The default type: message/rfc822 in a digest when there is no
+		// Content-Type at all, text/plain otherwise.
+		if inDigest && !ctSeen {
+			pt.kind = kindMessage
+		}
+	case strings.EqualFold(pt.typ, "multipart"):
+		for _, pr := range pt.params {
+			if strings.EqualFold(pr.name, "boundary") && pr.value != "" {
+				bnd = []byte(pr.value)
+				if len(bnd) > maxBoundary {
+					bnd = bnd[:maxBoundary]
+				}
+				break
+			}
+		}
+		if bnd == nil {
+			p.demote(pt, "text", "plain")
+			return nil
+		}
+		pt.kind = kindMultipart
+	case strings.EqualFold(pt.typ, "message") &&
+		(strings.EqualFold(pt.sub, "rfc822") || strings.EqualFold(pt.sub, "global")):
+		pt.kind = kindMessage
+	}
+	if pt.kind != kindLeaf && (depth >= maxDepth || p.nparts >= maxParts) {
+		p.demote(pt, "application", "octet-stream")
+		return nil
+	}
+	return bnd
+}
+
+// once reports whether bit i of *seen was clear, and sets it.
+func once(seen *int, i uint) bool {
+	if *seen&(1<<i) != 0 {
+		return false
+	}
+	*seen |= 1 << i
+	return true
+}
+
+// topFields returns the kept top-level fields, first occurrence of each.
+func topFields(fields []field) []field {
+	var out []field
+next:
+	for _, f := range fields {
+		if !HeaderKept(f.name) {
+			continue
+		}
+		for _, o := range out {
+			if strings.EqualFold(o.name, f.name) {
+				continue next
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}

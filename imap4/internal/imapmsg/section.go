@@ -1,0 +1,207 @@
+package imapmsg
+
+import (
+	"bytes"
+	"io"
+	"strings"
+)
+
+// Section specifiers (RFC 9051 §6.4.5).
+const (
+	SpecHeader          = "HEADER"
+	SpecHeaderFields    = "HEADER.FIELDS"
+	SpecHeaderFieldsNot = "HEADER.FIELDS.NOT"
+	SpecText            = "TEXT"
+	SpecMIME            = "MIME"
+)
+
+// Section addresses BODY[section] (RFC 9051 §6.4.5).
+type Section struct {
+	// Part is the part path, each number from 1; nil means the whole
+	// message.
+	Part []int
+	// Specifier is "", "HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT",
+	// "TEXT" or "MIME" (case-insensitive).
+	Specifier string
+	// Fields are the field names of HEADER.FIELDS and HEADER.FIELDS.NOT,
+	// compared case-insensitively.
+	Fields []string
+}
+
+// find returns the part a part path designates, or nil if there is none.
+//
+// The numbering is RFC 9051's: the parts of a multipart are numbered from
+// 1; a message (the top-level one, or one embedded in a message/rfc822
+// part) that is not multipart has a single part 1, its body; and the
+// numbers after a message/rfc822 part address the parts of the message
+// it embeds.
+func (s *Structure) find(path []int) *part {
+	if s == nil || s.root == nil {
+		return nil
+	}
+	cur, msg := s.root, true
+	for _, n := range path {
+		if n < 1 {
+			return nil
+		}
+		if !msg && cur.kind == kindMessage {
+			cur, msg = cur.children[0], true
+		}
+		switch {
+		case cur.kind == kindMultipart:
+			if n > len(cur.children) {
+				return nil
+			}
+			cur = cur.children[n-1]
+		case msg && n == 1:
+			// The single part of a non-multipart message is its body.
+		default:
+			return nil
+		}
+		msg = false
+	}
+	return cur
+}
+
+// sectionRange returns where a section lies in the content, or ok false
+// for the filtered-header specifiers and for sections that do not exist.
+func (s *Structure) sectionRange(sec Section) (start, end int64, ok bool) {
+	p := s.find(sec.Part)
+	if p == nil {
+		return 0, 0, false
+	}
+	spec := strings.ToUpper(sec.Specifier)
+	if len(sec.Part) == 0 {
+		switch spec {
+		case "":
+			return 0, s.size, true
+		case SpecMIME:
+			return 0, 0, false
+		}
+	} else {
+		switch spec {
+		case "":
+			return p.bodyOff, p.end, true
+		case SpecMIME:
+			return p.hdrOff, p.bodyOff, true
+		}
+		// HEADER and TEXT apply to the message a message/rfc822 part
+		// embeds.
+		if p.kind != kindMessage {
+			return 0, 0, false
+		}
+		p = p.children[0]
+	}
+	switch spec {
+	case SpecHeader, SpecHeaderFields, SpecHeaderFieldsNot:
+		return p.hdrOff, p.bodyOff, true
+	case SpecText:
+		return p.bodyOff, p.end, true
+	}
+	return 0, 0, false
+}
+
+// SectionReader returns the octets of a section, read from r (the same
+// message the Structure was parsed from), and their exact size. Large
+// sections stream from r (an io.SectionReader); HEADER.FIELDS and
+// HEADER.FIELDS.NOT are filtered into memory: the matching fields as they
+// are in the message (folding included) and then the blank line, CRLF,
+// even if no field matches. A part that does not exist, or a specifier
+// that does not apply to the part (HEADER or TEXT of a part that is not
+// message/rfc822, MIME without a part), yields an empty section, as
+// Dovecot does. Partial fetches (<offset.count>) are the caller's job.
+//
+// If r does not hold the message the Structure describes (a stale cache),
+// reading the result may fail with io.ErrUnexpectedEOF or return
+// different bytes, but never more than the size given.
+func (s *Structure) SectionReader(r io.ReaderAt, sec Section) (io.Reader, int64, error) {
+	start, end, ok := s.sectionRange(sec)
+	if !ok {
+		return strings.NewReader(""), 0, nil
+	}
+	spec := strings.ToUpper(sec.Specifier)
+	if spec == SpecHeaderFields || spec == SpecHeaderFieldsNot {
+		b, err := filterHeader(r, start, end, sec.Fields, spec == SpecHeaderFieldsNot)
+		if err != nil {
+			return nil, 0, err
+		}
+		return bytes.NewReader(b), int64(len(b)), nil
+	}
+	return io.NewSectionReader(r, start, end-start), end - start, nil
+}
+
+// filterHeader returns the fields of the header content[start:end] whose
+// names are (not, if exclude) among names, followed by CRLF.
+func filterHeader(r io.ReaderAt, start, end int64, names []string, exclude bool) ([]byte, error) {
+	var out []byte
+	err := eachHeaderLine(r, start, end, func(name []byte, line []byte, cont bool, keep *bool) {
+		if !cont {
+			*keep = nameIn(name, names) != exclude
+		}
+		if *keep {
+			out = append(out, line...)
+			if len(line) > 0 && line[len(line)-1] != '\n' {
+				out = append(out, '\r', '\n')
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\r', '\n'), nil
+}
+
+func nameIn(name []byte, names []string) bool {
+	for _, n := range names {
+		if asciiEqualFold(name, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// eachHeaderLine calls fn for each line of the header content[start:end]
+// up to the blank line: with the field name for a field's first line
+// (cont false; name nil for a line that is not a field) and with cont
+// true for its continuation lines. keep carries state between calls of
+// one field.
+func eachHeaderLine(r io.ReaderAt, start, end int64, fn func(name, line []byte, cont bool, keep *bool)) error {
+	w := newWindow(io.NewSectionReader(r, start, end-start), end-start)
+	var line []byte
+	keep := false
+	for pos := int64(0); pos < w.size; {
+		le := w.lineEnd(pos)
+		if w.err != nil {
+			return w.err
+		}
+		line = line[:0]
+		for q := pos; q < le; {
+			b := w.peek(q, 1)
+			if len(b) == 0 {
+				break
+			}
+			if n := le - q; int64(len(b)) > n {
+				b = b[:n]
+			}
+			line = append(line, b...)
+			q += int64(len(b))
+		}
+		if w.err != nil {
+			return w.err
+		}
+		pos = le
+		if len(line) == 0 || line[0] == '\n' || (line[0] == '\r' && len(line) > 1 && line[1] == '\n') {
+			break // the blank line
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			fn(nil, line, true, &keep)
+			continue
+		}
+		var name []byte
+		if i := bytes.IndexByte(line, ':'); i >= 0 {
+			name = bytes.TrimRight(line[:i], " \t")
+		}
+		fn(name, line, false, &keep)
+	}
+	return nil
+}
