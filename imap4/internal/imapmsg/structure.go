@@ -116,7 +116,7 @@ const (
 
 // address is one element of an ENVELOPE address list.
 type address struct {
-	kind                      addrKind
+	kind                     addrKind
 	name, adl, mailbox, host string
 }
 
