@@ -319,9 +319,12 @@ func (s *syncBuffer) String() string {
 
 // ---- TLS ----
 
-var testCert = sync.OnceValues(func() (*tlsconfig.SelfSignedCert, error) {
-	return tlsconfig.SelfSigned("localhost", "127.0.0.1")
-})
+// testCert is made when the test binary starts, so that a test under
+// testing/synctest (whose clock starts in 2000) never makes it.
+var testCert = func() func() (*tlsconfig.SelfSignedCert, error) {
+	cert, err := tlsconfig.SelfSigned("localhost", "127.0.0.1")
+	return func() (*tlsconfig.SelfSignedCert, error) { return cert, err }
+}()
 
 func serverTLS(t testing.TB) *tls.Config {
 	cert, err := testCert()
@@ -334,6 +337,9 @@ func clientTLS(t testing.TB) *tls.Config {
 	require.NoError(t, err)
 	cfg := cert.ClientConfig()
 	cfg.ServerName = "localhost"
+	// Verify at a time the certificate is valid, also under synctest.
+	valid := cert.Certificate.Leaf.NotBefore.Add(2 * time.Hour)
+	cfg.Time = func() time.Time { return valid }
 	return cfg
 }
 

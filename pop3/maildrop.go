@@ -448,9 +448,9 @@ func (c *conn) cmdQuit(arg string) {
 		c.syntaxError("QUIT")
 		return
 	}
-	c.nc.SetCloseReason(mailfront.ClientQuit)
 	c.end = true
 	if c.state != stateTransaction || c.maildrop.ndeleted == 0 {
+		c.nc.SetCloseReason(mailfront.ClientQuit)
 		c.ok("Goodbye")
 		return
 	}
@@ -465,12 +465,14 @@ func (c *conn) cmdQuit(arg string) {
 		if shutdown {
 			c.nc.SetCloseReason(c.shutdownReason())
 		}
+		c.nc.SetCloseReason(mailfront.ClientQuit)
 		if code == "" {
 			code = CodeSysTemp
 		}
 		c.err(code, "Some deleted messages not removed: "+text)
 		return
 	}
+	c.nc.SetCloseReason(mailfront.ClientQuit)
 	c.log(slog.LevelDebug, "deleted messages", slog.Int("count", len(uids)))
 	n, _ := c.maildrop.count()
 	c.ok("Goodbye; " + plural(n, "message") + " left")
