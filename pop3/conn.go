@@ -70,6 +70,9 @@ func (h *handler) handle(nc *netsrv.Conn) {
 		}
 		c.dispatch(line)
 	}
+	// Release the lock before the last reply reaches the client, so that a
+	// client that reconnects at once after QUIT finds the maildrop free.
+	c.closeMaildrop()
 	c.nc.Flush()
 }
 
