@@ -36,10 +36,15 @@ import (
 //
 // Parse fails only if reading r fails.
 func Parse(r io.ReaderAt, size int64) (*Structure, error) {
+	return parse(r, size, windowSize)
+}
+
+// parse is Parse with a read buffer of bufSize bytes.
+func parse(r io.ReaderAt, size int64, bufSize int) (*Structure, error) {
 	if size < 0 {
 		size = 0
 	}
-	p := &parser{w: newWindow(r, size), size: size}
+	p := &parser{w: newWindowSize(r, size, bufSize), size: size}
 	root := &part{}
 	p.nparts = 1
 	p.parsePart(root, 0, 0, true, false)
@@ -241,6 +246,10 @@ func (p *parser) match(ls, from int64) *hit {
 	return h
 }
 
+// maxFieldName is the longest field name recognised; a line whose colon
+// comes later is skipped as it would be if it had none.
+const maxFieldName = 100
+
 // rawField is a header field read by readHeader: its name and its value
 // with CR and LF removed (folding whitespace kept), not yet trimmed.
 type rawField struct {
@@ -259,7 +268,7 @@ func (p *parser) readHeader(start int64, msgLevel bool) ([]rawField, int64, *hit
 		if h := p.match(pos, start); h != nil {
 			return fields, 0, h
 		}
-		b := p.w.peek(pos, 2)
+		b := p.w.peek(pos, maxFieldName+1)
 		if len(b) == 0 {
 			return fields, p.size, nil
 		}
@@ -282,7 +291,7 @@ func (p *parser) readHeader(start int64, msgLevel bool) ([]rawField, int64, *hit
 		cur = -1
 		i := bytes.IndexByte(b, ':')
 		nl := bytes.IndexByte(b, '\n')
-		if i < 0 || (nl >= 0 && nl < i) || i > 200 {
+		if i < 0 || (nl >= 0 && nl < i) || i > maxFieldName {
 			// Not a field (no colon on the line): skip it.
 			pos = p.w.lineEnd(pos)
 			continue

@@ -32,7 +32,13 @@ type window struct {
 }
 
 func newWindow(r io.ReaderAt, size int64) *window {
-	return &window{r: r, size: size, buf: make([]byte, windowSize)}
+	return newWindowSize(r, size, windowSize)
+}
+
+// newWindowSize returns a window with a buffer of n bytes (n > 2*keepBehind
+// + the longest peek, 2+maxBoundary+2); tests use small ones.
+func newWindowSize(r io.ReaderAt, size int64, n int) *window {
+	return &window{r: r, size: size, buf: make([]byte, n)}
 }
 
 // peek returns the buffered content from pos on: at least min(want,
