@@ -1,0 +1,52 @@
+package maildir
+
+// Hooks for the external tests.
+
+// FS is the file-system interface the store uses, for fault injection.
+type FS = fileSystem
+
+// File is an open file of an FS.
+type File = file
+
+// OSFS is the operating system's FS.
+var OSFS FS = osFS{}
+
+// SetFS makes s use fsys.
+func SetFS(s *Store, fsys FS) { s.fsOver = fsys }
+
+var (
+	FolderDirName   = folderDirName
+	FolderName      = folderName
+	CanonicalUser   = canonicalUser
+	ParseInfo       = parseInfo
+	FormatInfo      = formatInfo
+	ParseFieldsUID  = func(base string) (uint32, uint32, bool) { nf := parseFields(base); return nf.validity, uint32(nf.uid), nf.hasTag }
+	NewCRLFReaderAt = func(r interface {
+		ReadAt([]byte, int64) (int, error)
+	}, phys, size int64) interface {
+		ReadAt([]byte, int64) (int, error)
+	} {
+		return &crlfReaderAt{r: r, phys: phys, size: size, cps: []checkpoint{{}}}
+	}
+)
+
+// DecodeIndex decodes a snapshot and replays a journal over it, as loading
+// a folder does; it reports whether the snapshot was accepted.
+func DecodeIndex(snapshot, journal []byte) bool {
+	st, err := decodeSnapshot(snapshot)
+	if err != nil {
+		return false
+	}
+	replayLog(st, journal)
+	return st.check() == nil || true
+}
+
+// EncodeDecodeRoundTrip encodes the state decoded from snapshot again and
+// reports whether the bytes are equal.
+func EncodeDecodeRoundTrip(snapshot []byte) (ok, equal bool) {
+	st, err := decodeSnapshot(snapshot)
+	if err != nil {
+		return false, false
+	}
+	return true, string(encodeSnapshot(st)) == string(snapshot)
+}
