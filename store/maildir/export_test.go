@@ -15,12 +15,15 @@ var OSFS FS = osFS{}
 func SetFS(s *Store, fsys FS) { s.fsOver = fsys }
 
 var (
-	FolderDirName   = folderDirName
-	FolderName      = folderName
-	CanonicalUser   = canonicalUser
-	ParseInfo       = parseInfo
-	FormatInfo      = formatInfo
-	ParseFieldsUID  = func(base string) (uint32, uint32, bool) { nf := parseFields(base); return nf.validity, uint32(nf.uid), nf.hasTag }
+	FolderDirName  = folderDirName
+	FolderName     = folderName
+	CanonicalUser  = canonicalUser
+	ParseInfo      = parseInfo
+	FormatInfo     = formatInfo
+	ParseFieldsUID = func(base string) (uint32, uint32, bool) {
+		nf := parseFields(base)
+		return nf.validity, uint32(nf.uid), nf.hasTag
+	}
 	NewCRLFReaderAt = func(r interface {
 		ReadAt([]byte, int64) (int, error)
 	}, phys, size int64) interface {

@@ -20,12 +20,12 @@ import (
 type sysFlags uint8
 
 const (
-	flagDraft     sysFlags = 1 << iota // D
-	flagFlagged                        // F
-	flagPassed                         // P, shown to IMAP as the keyword $Forwarded
-	flagReplied                        // R, \Answered
-	flagSeen                           // S
-	flagTrashed                        // T, \Deleted
+	flagDraft   sysFlags = 1 << iota // D
+	flagFlagged                      // F
+	flagPassed                       // P, shown to IMAP as the keyword $Forwarded
+	flagReplied                      // R, \Answered
+	flagSeen                         // S
+	flagTrashed                      // T, \Deleted
 )
 
 // infoLetters maps the info letters, in the ASCII order Maildir requires,
