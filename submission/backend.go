@@ -13,16 +13,25 @@ import (
 type Backend interface {
 	// Submit takes one message. The envelope has been checked (an
 	// authenticated identity that may send as the sender, recipients within
-	// the limit); msg is the message with the server's trace header
-	// prepended and CRLF line endings, streamed from the client.
+	// the limit), and so have the message's From and Sender header fields.
+	// msg is the message streamed from the client, with the server's
+	// Received header prepended and, unless [Server.MissingHeaders] says
+	// otherwise, Date, Message-ID and From added where missing. Its line
+	// endings are CRLF, except in the body of a BODY=BINARYMIME message,
+	// which may hold any octet.
 	//
 	// Submit must consume msg before returning, and must commit nothing
 	// if reading msg fails (the client broke the size limit or the
-	// line-ending rule, or went away): the server replies 250 only after
-	// Submit has returned nil, so a message is never acknowledged and then
-	// lost. An error wrapping [ErrRecipientRejected], [ErrMessageTooLarge]
-	// or [ErrTemporary], or an [*Error], chooses the reply; any other error
-	// is "451 4.3.0" and logged.
+	// line-ending rule, ended the transaction, or went away; the error
+	// then wraps [ErrMessageTooLarge] for the size): the server replies
+	// 250 only after the whole message has arrived and Submit has returned
+	// nil, so a message is never acknowledged and then lost. ctx is
+	// cancelled when the connection ends or the server is closed.
+	//
+	// An error wrapping [ErrRecipientRejected], [ErrMessageTooLarge],
+	// [ErrQuotaExceeded] or [ErrTemporary], or an [*Error], chooses the
+	// reply; any other error is "451 4.3.0" and logged. A panic is
+	// recovered and logged, and the client is disconnected with "421".
 	Submit(ctx context.Context, env *Envelope, msg io.Reader) error
 }
 
@@ -42,7 +51,8 @@ func (f BackendFunc) Submit(ctx context.Context, env *Envelope, msg io.Reader) e
 type RecipientChecker interface {
 	// CheckRecipient returns nil to accept rcpt, or an error (wrapping
 	// [ErrRecipientRejected], or an [*Error]) to refuse it. env holds the
-	// transaction so far: the sender and the recipients already accepted.
+	// transaction so far: the sender and the recipients already accepted;
+	// it must not be changed or kept.
 	CheckRecipient(ctx context.Context, env *Envelope, rcpt Recipient) error
 }
 
@@ -58,6 +68,10 @@ const (
 
 // An Envelope is one mail transaction as the client declared it.
 type Envelope struct {
+	// ID identifies the transaction in logs, in the Received header and
+	// in the server's "250 2.0.0 OK: queued as ID" reply: the connection's
+	// id, a dot and the transaction's number on the connection.
+	ID string
 	// Identity is the authenticated user who submitted the message.
 	Identity auth.Identity
 	// From is the reverse-path (MAIL FROM) address, never empty on
@@ -83,7 +97,10 @@ type Envelope struct {
 
 // A Recipient is one RCPT TO address and its parameters.
 type Recipient struct {
-	// Address is the forward-path address.
+	// Address is the forward-path address, without its source route. It
+	// may hold UTF-8 when SMTPUTF8 is set, and may be the bare
+	// "postmaster" (any case) that RFC 5321 §4.1.1.3 requires servers to
+	// accept.
 	Address string
 	// Notify is the DSN NOTIFY parameter (RFC 3461): "NEVER", or some of
 	// "SUCCESS", "FAILURE", "DELAY"; nil if not given.
