@@ -64,7 +64,11 @@ func short(b []byte) string {
 // BODYSTRUCTURE (also in UTF-8 mode when that differs), its Date, and
 // every section it has.
 func render(t testing.TB, msg []byte) string {
-	s := parseBytes(t, msg)
+	return renderStructure(t, parseBytes(t, msg), msg)
+}
+
+// renderStructure is render for an already parsed (or decoded) Structure.
+func renderStructure(t testing.TB, s *imapmsg.Structure, msg []byte) string {
 	var b strings.Builder
 	o := imapmsg.RenderOptions{}
 	u := imapmsg.RenderOptions{UTF8: true}

@@ -1,0 +1,130 @@
+package imapmsg_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mailfront/mailfront/imap4/internal/imapmsg"
+)
+
+func binary(t *testing.T, cte, body string) (string, error) {
+	t.Helper()
+	msg := []byte("Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: " + cte + "\r\n\r\n" + body)
+	s := parseBytes(t, msg)
+	size, err := s.BinarySize(bytes.NewReader(msg), []int{1})
+	if err != nil {
+		return "", err
+	}
+	r, n, err := s.BinaryReader(bytes.NewReader(msg), []int{1})
+	require.NoError(t, err)
+	require.Equal(t, size, n)
+	b, err := io.ReadAll(r)
+	require.NoError(t, err)
+	require.Equal(t, n, int64(len(b)))
+	return string(b), nil
+}
+
+func TestBinaryDecoding(t *testing.T) {
+	tests := []struct {
+		name, cte, body, want string
+	}{
+		{"base64", "base64", "SGVsbG8sIHdvcmxkIQ==\r\n", "Hello, world!"},
+		{"base64 lines", "BASE64", "SGVsbG8s\r\nIHdvcmxk\r\nIQ==\r\n", "Hello, world!"},
+		{"base64 no padding", "base64", "SGVsbG8sIHdvcmxkIQ", "Hello, world!"},
+		{"base64 garbage skipped", "base64", "SGV*sbG8s\r\n  IHdv!cmxkIQ==", "Hello, world!"},
+		{"base64 concatenated", "base64", "SGk=SGk=", "HiHi"},
+		{"base64 lone char", "base64", "SGkhS", "Hi!"},
+		{"base64 empty", "base64", "", ""},
+		{"qp", "quoted-printable", "caf=C3=A9 =3D ok", "café = ok"},
+		{"qp lower-case hex", "quoted-printable", "caf=c3=a9", "café"},
+		{"qp soft break", "quoted-printable", "long=\r\nline=  \r\nend\r\n", "longlineend\r\n"},
+		{"qp bare LF soft break", "quoted-printable", "a=\nb", "ab"},
+		{"qp trailing whitespace dropped", "quoted-printable", "a  \r\nb\t\r\nc ", "a\r\nb\r\nc"},
+		{"qp encoded trailing space kept", "quoted-printable", "a=20\r\n", "a \r\n"},
+		{"qp inner whitespace kept", "quoted-printable", "a  b =41", "a  b A"},
+		{"qp invalid escapes kept", "quoted-printable", "100% =ZZ =4 =", "100% =ZZ =4 ="},
+		{"qp equals then space then text", "quoted-printable", "a= b", "a= b"},
+		{"qp 8-bit passes", "quoted-printable", "Gr\xfc\xdfe", "Gr\xfc\xdfe"},
+		{"qp bare CR", "quoted-printable", "a\rb", "a\rb"},
+		{"7bit", "7bit", "as is =41\r\n", "as is =41\r\n"},
+		{"8bit", "8bit", "é\r\n", "é\r\n"},
+		{"binary", "Binary", "\x00\x01", "\x00\x01"},
+		{"none", "", "plain", "plain"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := binary(t, tt.cte, tt.body)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+	t.Run("unknown encoding", func(t *testing.T) {
+		_, err := binary(t, "x-uuencode", "begin")
+		assert.ErrorIs(t, err, imapmsg.ErrUnknownEncoding)
+	})
+}
+
+// countingReaderAt counts the bytes read, to show that the second
+// BinarySize is free.
+type countingReaderAt struct {
+	r io.ReaderAt
+	n int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n += int64(n)
+	return n, err
+}
+
+func TestBinarySizeRemembered(t *testing.T) {
+	msg := loadMessage(t, "mixed-attachment.eml")
+	s := parseBytes(t, msg)
+	cr := &countingReaderAt{r: bytes.NewReader(msg)}
+	n, err := s.BinarySize(cr, []int{2})
+	require.NoError(t, err)
+	assert.Equal(t, int64(50), n)
+	assert.NotZero(t, cr.n)
+
+	cr.n = 0
+	n, err = s.BinarySize(cr, []int{2})
+	require.NoError(t, err)
+	assert.Equal(t, int64(50), n)
+	assert.Zero(t, cr.n, "second BinarySize reads nothing")
+
+	data, err := s.MarshalBinary()
+	require.NoError(t, err)
+	u, err := imapmsg.Unmarshal(data)
+	require.NoError(t, err)
+	n, err = u.BinarySize(cr, []int{2})
+	require.NoError(t, err)
+	assert.Equal(t, int64(50), n)
+	assert.Zero(t, cr.n, "the size survives MarshalBinary")
+
+	// Whole message and nonexistent parts.
+	n, err = s.BinarySize(cr, nil)
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(msg)), n)
+	n, err = s.BinarySize(cr, []int{9})
+	require.NoError(t, err)
+	assert.Zero(t, n)
+}
+
+func TestBinaryReadError(t *testing.T) {
+	msg := loadMessage(t, "mixed-attachment.eml")
+	s := parseBytes(t, msg)
+	boom := errors.New("gone")
+	_, err := s.BinarySize(errReaderAt{data: msg, off: 0, err: boom}, []int{2})
+	assert.ErrorIs(t, err, boom)
+	_, err = s.MatchBody(errReaderAt{data: msg, off: 0, err: boom}, "x")
+	assert.ErrorIs(t, err, boom)
+	_, err = s.MatchHeader(errReaderAt{data: msg, off: 0, err: boom}, "", "x")
+	assert.ErrorIs(t, err, boom)
+	_, _, err = s.SectionReader(errReaderAt{data: msg, off: 0, err: boom}, imapmsg.Section{Specifier: "HEADER.FIELDS", Fields: []string{"From"}})
+	assert.ErrorIs(t, err, boom)
+}
