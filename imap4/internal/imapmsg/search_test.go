@@ -29,12 +29,12 @@ func TestMatchBody(t *testing.T) {
 		{"iso-8859-1.eml", "MÜHLENGASSE", true},
 		{"iso-8859-1.eml", "Stra=DF", false},
 		{"mixed-attachment.eml", "quarterly report", true},
-		{"mixed-attachment.eml", "PDF-1.4", false}, // application/pdf is not text
+		{"mixed-attachment.eml", "PDF-1.4", false},  // application/pdf is not text
 		{"nested-rfc822.eml", "part 4.2.2.2", true}, // inside message/rfc822 and multipart
 		{"nested-rfc822.eml", "Inner Two", false},   // embedded headers are not body
 		{"digest.eml", "grüße", true},               // digest part, ISO-8859-1 quoted-printable
 		{"encoded-words.eml", "GRÜSSE", false},      // no full case folding (ß is not ss)
-		{"encoded-words.eml", "MÜNCHEN – 😊", true}, // 8bit UTF-8
+		{"encoded-words.eml", "MÜNCHEN – 😊", true},  // 8bit UTF-8
 		{"no-content-type.eml", "defaults to text/plain", true},
 		{"message-global.eml", "hallo", true},
 		{"broken-multipart.eml", "never closed", true},
@@ -59,8 +59,8 @@ func TestMatchBodyCaseFolding(t *testing.T) {
 		{"the KELVIN sign", "kelvin", true},
 		{"the \u212aelvin sign", "kelvin", true}, // K (Kelvin sign) folds to k
 		{"ΣΊΣΥΦΟΣ", "σίσυφος", true},
-		{"ΣΊΣΥΦΟΣ", "σίσυφοσ", true}, // final sigma
-		{"İstanbul", "istanbul", false},  // no simple folding between İ and i
+		{"ΣΊΣΥΦΟΣ", "σίσυφοσ", true},    // final sigma
+		{"İstanbul", "istanbul", false}, // no simple folding between İ and i
 		{"über", "ÜBER", true},
 		{"ǅ digraph", "ǆ", true},
 	}
