@@ -234,7 +234,9 @@ func (m *fakeMaildrop) Open(ctx context.Context, uid string) (io.ReadCloser, err
 	if src != nil {
 		return io.NopCloser(src(uid)), nil
 	}
-	for _, msg := range m.b.messages(m.user) {
+	m.b.mu.Lock()
+	defer m.b.mu.Unlock()
+	for _, msg := range m.b.boxes[m.user] {
 		if msg.uid == uid {
 			return io.NopCloser(bytes.NewReader(msg.body)), nil
 		}
