@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -127,4 +129,23 @@ func TestBinaryReadError(t *testing.T) {
 	assert.ErrorIs(t, err, boom)
 	_, _, err = s.SectionReader(errReaderAt{data: msg, off: 0, err: boom}, imapmsg.Section{Specifier: "HEADER.FIELDS", Fields: []string{"From"}})
 	assert.ErrorIs(t, err, boom)
+}
+
+// FuzzDecode checks that the transfer decoders give the same result
+// whatever the read sizes (the quoted-printable decoder has a bulk path
+// and a byte-at-a-time path), and never panic.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{"SGVsbG8=", "a =41 b  \r\nc=\r\nd", "x= \t\r\ny", "==", "=\r", "a \t=20 \r\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		for _, cte := range []string{"base64", "quoted-printable"} {
+			whole, err := io.ReadAll(imapmsg.Decoder(cte, strings.NewReader(in)))
+			require.NoError(t, err)
+			bytewise, err := io.ReadAll(imapmsg.Decoder(cte, iotest.OneByteReader(strings.NewReader(in))))
+			require.NoError(t, err)
+			require.Equal(t, string(whole), string(bytewise), "%s of %q", cte, in)
+			require.LessOrEqual(t, len(whole), len(in))
+		}
+	})
 }

@@ -1,7 +1,6 @@
 package imapmsg
 
 import (
-	"net/mail"
 	"strconv"
 	"strings"
 	"time"
@@ -13,18 +12,6 @@ import (
 // converted, unknown ones taken as UTC), missing zones, comments, extra
 // or missing spaces and commas, and dotted times.
 func parseDate(v string) (time.Time, bool) {
-	if t, err := mail.ParseDate(v); err == nil {
-		// The time package gives zone names it does not know (and those
-		// of other regions than the local one) offset 0: use the table.
-		if name, off := t.Zone(); off == 0 {
-			if z := zoneNames[strings.ToUpper(name)]; z != 0 {
-				y, mo, d := t.Date()
-				h, mi, sec := t.Clock()
-				t = time.Date(y, mo, d, h, mi, sec, 0, zoneFor(z*60))
-			}
-		}
-		return t, true
-	}
 	return parseDateLenient(v)
 }
 
@@ -39,10 +26,24 @@ var zoneNames = map[string]int{
 	"AEST": 10 * 60, "AEDT": 11 * 60,
 }
 
-var monthNames = map[string]time.Month{
-	"jan": time.January, "feb": time.February, "mar": time.March, "apr": time.April,
-	"may": time.May, "jun": time.June, "jul": time.July, "aug": time.August,
-	"sep": time.September, "oct": time.October, "nov": time.November, "dec": time.December,
+const monthAbbrevs = "janfebmaraprmayjunjulaugsepoctnovdec"
+
+// monthOf returns the month a word names by its first three letters, or
+// 0.
+func monthOf(w string) time.Month {
+	if len(w) < 3 {
+		return 0
+	}
+	var k [3]byte
+	for i := range k {
+		k[i] = w[i] | 0x20
+	}
+	for m := 0; m < 12; m++ {
+		if monthAbbrevs[3*m:3*m+3] == string(k[:]) {
+			return time.Month(m + 1)
+		}
+	}
+	return 0
 }
 
 // parseDateLenient picks the day, month, year, time and zone out of the
@@ -50,8 +51,9 @@ var monthNames = map[string]time.Month{
 func parseDateLenient(v string) (time.Time, bool) {
 	// Drop comments and split into words at spaces and commas.
 	l := lexer{s: v}
-	var words []string
-	for !l.eof() && len(words) < 16 {
+	var buf [16]string
+	words := buf[:0]
+	for !l.eof() && len(words) < len(buf) {
 		l.skipCFWS()
 		s := l.i
 		for l.i < len(l.s) {
@@ -73,13 +75,20 @@ func parseDateLenient(v string) (time.Time, bool) {
 	hh, mm, ss := -1, 0, 0
 	zone, zoneSet := 0, false
 	for _, w := range words {
-		lw := strings.ToLower(w)
 		switch {
 		case strings.ContainsAny(w, ":.") && hh < 0 && len(w) >= 3 && isDigit(w[0]):
-			parts := strings.FieldsFunc(w, func(r rune) bool { return r == ':' || r == '.' })
-			if len(parts) < 2 || len(parts) > 3 {
+			seps := strings.Count(w, ":") + strings.Count(w, ".")
+			if seps > 2 {
 				continue
 			}
+			var pbuf [3]string
+			parts := pbuf[:0]
+			rest := w
+			for i := strings.IndexAny(rest, ":."); i >= 0; i = strings.IndexAny(rest, ":.") {
+				parts = append(parts, rest[:i])
+				rest = rest[i+1:]
+			}
+			parts = append(parts, rest)
 			var ok bool
 			if hh, ok = atoiRange(parts[0], 0, 23); !ok {
 				hh = -1
@@ -104,8 +113,8 @@ func parseDateLenient(v string) (time.Time, bool) {
 				zone = -zone
 			}
 			zoneSet = true
-		case len(lw) >= 3 && monthNames[lw[:3]] != 0 && month == 0:
-			month = monthNames[lw[:3]]
+		case len(w) >= 3 && month == 0 && monthOf(w) != 0:
+			month = monthOf(w)
 		case allDigits(w) && len(w) <= 2 && day < 0:
 			day, _ = strconv.Atoi(w)
 		case allDigits(w) && (len(w) == 4 || (len(w) <= 2 && day >= 0)) && year < 0:
@@ -118,8 +127,12 @@ func parseDateLenient(v string) (time.Time, bool) {
 					year += 1900
 				}
 			}
-		case !zoneSet:
-			if z, ok := zoneNames[strings.ToUpper(w)]; ok {
+		case !zoneSet && len(w) <= 5:
+			var k [5]byte
+			for i := 0; i < len(w); i++ {
+				k[i] = w[i] &^ 0x20
+			}
+			if z, ok := zoneNames[string(k[:len(w)])]; ok {
 				zone, zoneSet = z, true
 			}
 		}

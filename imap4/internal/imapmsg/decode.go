@@ -40,7 +40,7 @@ func decoder(e encoding, raw io.Reader) io.Reader {
 	case encBase64:
 		return &base64Reader{r: raw}
 	case encQP:
-		return &qpReader{r: raw}
+		return &qpReader{r: raw, out: make([]byte, 0, 4096+512)}
 	}
 	return raw
 }
@@ -232,9 +232,7 @@ func (d *qpReader) Read(p []byte) (int, error) {
 		}
 		d.out, d.o = d.out[:0], 0
 		m, err := d.r.Read(d.in[:])
-		for _, c := range d.in[:m] {
-			d.byte(c)
-		}
+		d.decode(d.in[:m])
 		if err != nil {
 			d.end()
 			d.err = err
@@ -243,6 +241,52 @@ func (d *qpReader) Read(p []byte) (int, error) {
 	k := copy(p, d.out[d.o:])
 	d.o += k
 	return k, nil
+}
+
+// qpPlain marks the octets that decode as themselves in any state but
+// after '=' (everything except '=', whitespace, CR and LF).
+var qpPlain = func() (t [256]bool) {
+	for i := range t {
+		t[i] = true
+	}
+	for _, c := range "= \t\r\n" {
+		t[c] = false
+	}
+	return t
+}()
+
+// decode decodes a chunk of input, copying runs of plain text in bulk
+// and handing everything else to the state machine.
+func (d *qpReader) decode(in []byte) {
+	for i := 0; i < len(in); {
+		if d.state == qpNormal && len(d.ws) == 0 {
+			j := i
+			for j < len(in) {
+				c := in[j]
+				if qpPlain[c] {
+					j++
+					continue
+				}
+				// Whitespace followed by text (or '=') is not trailing.
+				if (c == ' ' || c == '\t') && j+1 < len(in) {
+					if qpPlain[in[j+1]] {
+						j += 2
+						continue
+					}
+					if in[j+1] == '=' {
+						j++
+					}
+				}
+				break
+			}
+			d.out = append(d.out, in[i:j]...)
+			if i = j; i == len(in) {
+				return
+			}
+		}
+		d.byte(in[i])
+		i++
+	}
 }
 
 func (d *qpReader) flushWS() {

@@ -48,7 +48,7 @@ func IsMessagePart(s *Structure, path []int) bool {
 // ParseSmallWindow parses with a tiny read buffer, so that tests and
 // fuzzing exercise the buffer sliding that real messages cause.
 func ParseSmallWindow(r io.ReaderAt, size int64) (*Structure, error) {
-	return parse(r, size, 128)
+	return parse(newWindowSize(r, size, 128), size)
 }
 
 // CheckInvariants verifies what every Structure must satisfy against the
@@ -99,4 +99,10 @@ func CheckInvariants(s *Structure, msg []byte) error {
 		return fmt.Errorf("root %d-%d of %d", s.root.hdrOff, s.root.end, s.size)
 	}
 	return check(s.root, 0, s.size, 0)
+}
+
+// Decoder returns the transfer-decoding reader Parse's users get for a
+// Content-Transfer-Encoding ("base64", "quoted-printable", ...).
+func Decoder(cte string, r io.Reader) io.Reader {
+	return decoder(encodingOf(cte), r)
 }

@@ -36,15 +36,17 @@ import (
 //
 // Parse fails only if reading r fails.
 func Parse(r io.ReaderAt, size int64) (*Structure, error) {
-	return parse(r, size, windowSize)
-}
-
-// parse is Parse with a read buffer of bufSize bytes.
-func parse(r io.ReaderAt, size int64, bufSize int) (*Structure, error) {
 	if size < 0 {
 		size = 0
 	}
-	p := &parser{w: newWindowSize(r, size, bufSize), size: size}
+	w := newWindow(r, size)
+	defer w.release()
+	return parse(w, size)
+}
+
+// parse is Parse reading through w.
+func parse(w *window, size int64) (*Structure, error) {
+	p := &parser{w: w, size: size}
 	root := &part{}
 	p.nparts = 1
 	p.parsePart(root, 0, 0, true, false)
@@ -67,8 +69,9 @@ type parser struct {
 	size     int64
 	stack    []*boundary // active boundaries, innermost last
 	nparts   int
-	overflow bool // maxParts reached: boundaries are no longer recognised
-	kept     int  // header bytes kept so far
+	overflow bool   // maxParts reached: boundaries are no longer recognised
+	kept     int    // header bytes kept so far
+	arena    []byte // names and values of the fields of the header being read
 
 	topFields []field
 }
@@ -250,19 +253,20 @@ func (p *parser) match(ls, from int64) *hit {
 // comes later is skipped as it would be if it had none.
 const maxFieldName = 100
 
-// rawField is a header field read by readHeader: its name and its value
-// with CR and LF removed (folding whitespace kept), not yet trimmed.
+// rawField is a header field read by readHeader: where its name and its
+// value (CR and LF removed, folding whitespace kept, not yet trimmed) lie
+// in parser.arena.
 type rawField struct {
-	name  string
-	value []byte
+	nameStart, nameEnd, valStart, valEnd int
 }
 
 // readHeader reads the header starting at start. It returns the fields of
 // interest and the offset of the body (just after the blank line), or a
 // hit if a boundary line interrupts the header.
 func (p *parser) readHeader(start int64, msgLevel bool) ([]rawField, int64, *hit) {
+	p.arena = p.arena[:0]
 	var fields []rawField
-	cur := -1 // index in fields of the field being continued, or -1
+	cont := false // whether a continuation line extends the last field
 	pos := start
 	for pos < p.size {
 		if h := p.match(pos, start); h != nil {
@@ -281,14 +285,16 @@ func (p *parser) readHeader(start int64, msgLevel bool) ([]rawField, int64, *hit
 		}
 		if b[0] == ' ' || b[0] == '\t' {
 			// Continuation of the previous field.
-			if cur >= 0 {
-				pos = p.appendLine(&fields[cur].value, pos)
+			if cont {
+				f := &fields[len(fields)-1]
+				pos = p.appendLine(f.valStart, pos)
+				f.valEnd = len(p.arena)
 			} else {
 				pos = p.w.lineEnd(pos)
 			}
 			continue
 		}
-		cur = -1
+		cont = false
 		i := bytes.IndexByte(b, ':')
 		nl := bytes.IndexByte(b, '\n')
 		if i < 0 || (nl >= 0 && nl < i) || i > maxFieldName {
@@ -298,9 +304,14 @@ func (p *parser) readHeader(start int64, msgLevel bool) ([]rawField, int64, *hit
 		}
 		name := bytes.TrimRight(b[:i], " \t")
 		if keepField(name, msgLevel) && p.kept < maxKeptTotal {
-			fields = append(fields, rawField{name: string(name)})
-			cur = len(fields) - 1
-			pos = p.appendLine(&fields[cur].value, pos+int64(i)+1)
+			f := rawField{nameStart: len(p.arena)}
+			p.arena = append(p.arena, name...)
+			f.nameEnd = len(p.arena)
+			f.valStart = f.nameEnd
+			pos = p.appendLine(f.valStart, pos+int64(i)+1)
+			f.valEnd = len(p.arena)
+			fields = append(fields, f)
+			cont = true
 			continue
 		}
 		pos = p.w.lineEnd(pos)
@@ -308,10 +319,10 @@ func (p *parser) readHeader(start int64, msgLevel bool) ([]rawField, int64, *hit
 	return fields, p.size, nil
 }
 
-// appendLine appends the line from pos to its end to *v, without CR and
-// LF and within the bounds on kept bytes, and returns the offset of the
-// next line.
-func (p *parser) appendLine(v *[]byte, pos int64) int64 {
+// appendLine appends the line from pos to its end to the arena, without
+// CR and LF and within the bounds on kept bytes (for the field value that
+// starts at valStart), and returns the offset of the next line.
+func (p *parser) appendLine(valStart int, pos int64) int64 {
 	for pos < p.size {
 		b := p.w.peek(pos, 1)
 		if len(b) == 0 {
@@ -322,18 +333,26 @@ func (p *parser) appendLine(v *[]byte, pos int64) int64 {
 			seg, done = b[:i+1], true
 		}
 		pos += int64(len(seg))
-		room := maxFieldValue - len(*v)
-		if room > maxKeptTotal-p.kept {
-			room = maxKeptTotal - p.kept
-		}
+		room := min(maxFieldValue-(len(p.arena)-valStart), maxKeptTotal-p.kept)
 		keep := seg
 		if len(keep) > room {
 			keep = keep[:max(room, 0)]
 		}
-		for _, c := range keep {
-			if c != '\r' && c != '\n' {
-				*v = append(*v, c)
-				p.kept++
+		if n := len(keep); n > 0 && keep[n-1] == '\n' {
+			keep = keep[:n-1]
+		}
+		if n := len(keep); n > 0 && keep[n-1] == '\r' {
+			keep = keep[:n-1]
+		}
+		if bytes.IndexByte(keep, '\r') < 0 {
+			p.arena = append(p.arena, keep...)
+			p.kept += len(keep)
+		} else {
+			for _, c := range keep {
+				if c != '\r' {
+					p.arena = append(p.arena, c)
+					p.kept++
+				}
 			}
 		}
 		if done {
@@ -395,8 +414,9 @@ func (p *parser) interpret(pt *part, fields []rawField, depth int, msgLevel, inD
 	var bnd []byte
 	seen := 0 // bit per Content-* field already taken (first wins)
 	fs := make([]field, len(fields))
-	for i := range fields {
-		fs[i] = field{name: fields[i].name, value: strings.TrimSpace(string(fields[i].value))}
+	arena := string(p.arena) // one allocation for all names and values
+	for i, f := range fields {
+		fs[i] = field{name: arena[f.nameStart:f.nameEnd], value: strings.TrimSpace(arena[f.valStart:f.valEnd])}
 	}
 	for _, f := range fs {
 		v, name := f.value, f.name

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -116,9 +117,14 @@ func (s *Structure) MatchBody(r io.ReaderAt, key string) (bool, error) {
 	if len(fkey) == 0 {
 		return true, nil
 	}
-	m := matcher{key: fkey}
+	m := matcherPool.Get().(*matcher)
+	defer matcherPool.Put(m)
+	m.key = fkey
 	return m.part(r, s.root)
 }
+
+// matcherPool keeps matchers and their buffers between searches.
+var matcherPool = sync.Pool{New: func() any { return new(matcher) }}
 
 // matcher searches decoded text for a folded key, streaming.
 type matcher struct {

@@ -167,6 +167,7 @@ func nameIn(name []byte, names []string) bool {
 // one field.
 func eachHeaderLine(r io.ReaderAt, start, end int64, fn func(name, line []byte, cont bool, keep *bool)) error {
 	w := newWindow(io.NewSectionReader(r, start, end-start), end-start)
+	defer w.release()
 	var line []byte
 	keep := false
 	for pos := int64(0); pos < w.size; {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync"
 )
 
 // windowSize is the read buffer of a window. Lines longer than this are
@@ -29,10 +30,30 @@ type window struct {
 	lfN   int64
 
 	err error // first read error; sticky
+
+	pooled *[]byte // buf's pool entry, if it came from bufPool
 }
 
 func newWindow(r io.ReaderAt, size int64) *window {
-	return newWindowSize(r, size, windowSize)
+	w := &window{r: r, size: size}
+	w.pooled = bufPool.Get().(*[]byte)
+	w.buf = *w.pooled
+	return w
+}
+
+// bufPool holds read buffers of windowSize bytes.
+var bufPool = sync.Pool{New: func() any {
+	b := make([]byte, windowSize)
+	return &b
+}}
+
+// release returns the window's buffer to the pool; the window must not be
+// used afterwards.
+func (w *window) release() {
+	if w.pooled != nil {
+		bufPool.Put(w.pooled)
+		w.pooled, w.buf = nil, nil
+	}
 }
 
 // newWindowSize returns a window with a buffer of n bytes (n > 2*keepBehind
