@@ -252,7 +252,7 @@ func (c *conn) cmdSTLS(arg string) {
 			return
 		}
 		// Forget everything learnt before TLS (RFC 2595 §4).
-		c.user, c.utf8 = "", false
+		c.user = ""
 	}
 }
 
@@ -261,9 +261,9 @@ func (c *conn) cmdUTF8(arg string) {
 		c.syntaxError("UTF8")
 		return
 	}
-	// RFC 6856 §2. Messages are sent as stored whatever the mode: the
-	// server does not downgrade internationalised messages.
-	c.utf8 = true
+	// RFC 6856 §2. The mode changes nothing here: user names and
+	// passwords are UTF-8 in any case ("UTF8 USER"), and messages are sent
+	// as stored, never downgraded.
 	c.ok("UTF8 enabled")
 }
 

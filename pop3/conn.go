@@ -42,7 +42,6 @@ type conn struct {
 
 	state      state
 	user       string // from USER, waiting for PASS
-	utf8       bool   // the client sent UTF8 (RFC 6856)
 	apopStamp  string // the greeting's timestamp; empty without APOP
 	bad        int    // bad commands in the current state
 	end        bool   // the session is over once the reply is flushed
@@ -81,7 +80,7 @@ func (c *conn) greet() {
 	if c.h.apop != nil {
 		var b [8]byte
 		rand.Read(b[:])
-		c.apopStamp = fmt.Sprintf("<%d.%d@%s>", binary.BigEndian.Uint64(b[:])>>1, time.Now().Unix(), sanitizeToken(c.h.hostname))
+		c.apopStamp = fmt.Sprintf("<%d.%d@%s>", binary.BigEndian.Uint64(b[:])>>1, time.Now().Unix(), c.h.hostname)
 		text += " " + c.apopStamp
 	}
 	c.ok(text)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mailfront/mailfront/auth"
 	"github.com/mailfront/mailfront/pop3"
 )
 
@@ -140,9 +141,19 @@ func TestX11ConnectionFlood(t *testing.T) {
 // [SYS/TEMP]; it is logged with its stack, the maildrop is closed, and the
 // server goes on serving.
 func TestX12BackendPanic(t *testing.T) {
-	for _, method := range []string{"OpenMaildrop", "Messages", "Open", "Delete"} {
+	for _, method := range []string{"Authenticate", "OpenMaildrop", "Messages", "Open", "Delete"} {
 		t.Run(method, func(t *testing.T) {
-			h := newHarness(t).start(false)
+			h := newHarness(t)
+			if method == "Authenticate" {
+				h.srv.Authenticator = auth.AuthenticatorFunc(func(ctx context.Context, u, p string) (auth.Identity, error) {
+					if h.dir.callCount() == 0 {
+						h.dir.Authenticate(ctx, u, p)
+						panic("fake backend panic in Authenticate")
+					}
+					return h.dir.Authenticate(ctx, u, p)
+				})
+			}
+			h.start(false)
 			h.backend.set(func(b *fakeBackend) { b.panics[method] = true })
 			c := h.dial()
 			c.cmdOK("USER alice")

@@ -201,8 +201,9 @@ const (
 	defaultMaxAuthFailures     = 3
 	defaultMaxLineLength       = 512
 	defaultImplementation      = "mailfront"
-	// noTimeout stands for "none" where the machinery needs a duration.
-	noTimeout = 1<<63 - 1
+	// noTimeout stands for "none" where the machinery needs a duration:
+	// a century, far from overflowing time.Time arithmetic.
+	noTimeout = 100 * 365 * 24 * time.Hour
 )
 
 func (s *Server) logger() *slog.Logger {
@@ -288,7 +289,7 @@ func (s *Server) implementation() string {
 	case "-":
 		return ""
 	}
-	return sanitizeToken(s.Implementation)
+	return sanitize(s.Implementation)
 }
 
 func (s *Server) authThrottle() *auth.Throttle {
@@ -313,11 +314,11 @@ func (s *Server) apopStore() auth.SecretStore {
 	return st
 }
 
-// sanitizeToken keeps the printable, non-space ASCII of s, for a CAPA
-// argument.
+// sanitizeToken keeps the printable, non-space ASCII of s, up to 255
+// octets, for the host name in the greeting and the APOP timestamp.
 func sanitizeToken(s string) string {
 	var b strings.Builder
-	for i := 0; i < len(s) && b.Len() < 64; i++ {
+	for i := 0; i < len(s) && b.Len() < 255; i++ {
 		if c := s[i]; c > ' ' && c < 0x7f {
 			b.WriteByte(c)
 		}
@@ -383,7 +384,7 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 	hostname := s.hostname()
 	h := &handler{
 		s:        s,
-		hostname: hostname,
+		hostname: sanitizeToken(hostname),
 		apop:     s.apopStore(),
 		auth: authsrv.Config{
 			Protocol:        "pop3",

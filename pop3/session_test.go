@@ -193,7 +193,7 @@ func TestCAPA(t *testing.T) {
 				h.backend.policy = &pop3.MaildropPolicy{ExpireDays: pop3.ExpireNever, LoginDelay: 1500e6}
 				h.backend.wrap = true
 			},
-			want: []string{"TOP", "UIDL", "USER", "SASL PLAIN LOGIN", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "UTF8 USER", "EXPIRE NEVER", "LOGIN-DELAY 2", "IMPLEMENTATION ExamplePOP1.0"},
+			want: []string{"TOP", "UIDL", "USER", "SASL PLAIN LOGIN", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "UTF8 USER", "EXPIRE NEVER", "LOGIN-DELAY 2", "IMPLEMENTATION Example POP 1.0"},
 		},
 		{
 			name: "expire 0", from: trustedAddr, login: true,
