@@ -14,59 +14,67 @@ type RenderOptions struct {
 	UTF8 bool
 }
 
-// needsLiteral reports whether s cannot be sent as a quoted string.
-// Quoted strings may hold any CHAR except CR and LF (and NUL), with '"'
-// and '\' escaped; 8-bit only as valid UTF-8 when o.UTF8.
-func needsLiteral(s string, o RenderOptions) bool {
-	high := false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\r' || c == '\n' || c == 0:
-			return true
-		case c >= 0x80:
-			high = true
-		}
+// Octet classes for quoted strings (RFC 9051 §4.3: a quoted string holds
+// any CHAR except CR and LF, '"' and '\' escaped; 8-bit only as UTF-8 in
+// UTF-8 sessions).
+const (
+	clsPlain  = iota
+	clsEscape // '"' and '\'
+	clsHigh   // octets above 127
+	clsBad    // CR, LF, NUL: only in literals
+)
+
+var strClass = func() (t [256]uint8) {
+	for i := 0x80; i < 0x100; i++ {
+		t[i] = clsHigh
 	}
-	if high {
-		return !o.UTF8 || !utf8.ValidString(s)
-	}
-	return false
-}
+	t['"'], t['\\'] = clsEscape, clsEscape
+	t['\r'], t['\n'], t[0] = clsBad, clsBad, clsBad
+	return t
+}()
 
 // AppendString appends s as an IMAP string: quoted when that is allowed
 // (see [RenderOptions]), otherwise a synchronizing literal "{n}\r\n"
 // followed by the octets. NUL octets, which IMAP forbids in both forms,
 // are sent as spaces.
 func AppendString(dst []byte, s string, o RenderOptions) []byte {
-	if !needsLiteral(s, o) {
-		return appendQuoted(dst, s)
+	start := len(dst)
+	dst = append(dst, '"')
+	high := false
+	last := 0
+	for i := 0; i < len(s); i++ {
+		switch strClass[s[i]] {
+		case clsPlain:
+		case clsEscape:
+			dst = append(dst, s[last:i]...)
+			dst = append(dst, '\\')
+			last = i
+		case clsHigh:
+			high = true
+		default:
+			return appendLiteral(dst[:start], s)
+		}
 	}
+	if high && (!o.UTF8 || !utf8.ValidString(s)) {
+		return appendLiteral(dst[:start], s)
+	}
+	dst = append(dst, s[last:]...)
+	return append(dst, '"')
+}
+
+// appendLiteral appends s as a synchronizing literal, NULs as spaces.
+func appendLiteral(dst []byte, s string) []byte {
 	dst = append(dst, '{')
 	dst = strconv.AppendInt(dst, int64(len(s)), 10)
 	dst = append(dst, "}\r\n"...)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == 0 {
-			c = ' '
+	n := len(dst)
+	dst = append(dst, s...)
+	for i := n; i < len(dst); i++ {
+		if dst[i] == 0 {
+			dst[i] = ' '
 		}
-		dst = append(dst, c)
 	}
 	return dst
-}
-
-// appendQuoted appends s as a quoted string; s must not need a literal.
-func appendQuoted(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '"' || c == '\\' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', c)
-			start = i + 1
-		}
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // AppendNString appends s as the string form of an IMAP nstring (quoted or
