@@ -79,7 +79,7 @@ type Maildrop interface {
 	// Delete removes messages permanently. It is called at most once, in
 	// the UPDATE state after QUIT (RFC 1939 §6), never when the client
 	// drops the connection. It should delete all or report an error; the
-	// server then answers "-ERR [SYS/TEMP]" as RFC 1939 §6 asks, and the
+	// server then answers -ERR with [CodeSysTemp] as RFC 1939 §6 asks, and the
 	// messages not deleted stay.
 	Delete(ctx context.Context, uids []string) error
 
@@ -151,7 +151,7 @@ var (
 	// ([MaildropPolicy.LoginDelay]) remembers logins in memory only.
 	ErrLoginDelay = errors.New("pop3: login too soon after the previous one")
 	// ErrPermanent marks a backend failure that will not go away by
-	// retrying (a disabled mailbox): "-ERR [SYS/PERM]". Other unknown
-	// errors are reported as "-ERR [SYS/TEMP]".
+	// retrying (a disabled mailbox): -ERR with [CodeSysPerm]. Other
+	// unknown errors are reported with [CodeSysTemp].
 	ErrPermanent = errors.New("pop3: permanent failure")
 )

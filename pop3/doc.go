@@ -12,7 +12,7 @@
 //     RESP-CODES, PIPELINING, EXPIRE, LOGIN-DELAY and IMPLEMENTATION, and
 //     the [IN-USE] and [LOGIN-DELAY] response codes.
 //   - [RFC 2595] §4: STLS.
-//   - [RFC 3206]: the [SYS/TEMP], [SYS/PERM] and [AUTH] response codes, and
+//   - [RFC 3206]: the SYS/TEMP, SYS/PERM and AUTH response codes, and
 //     AUTH-RESP-CODE.
 //   - [RFC 5034]: SASL authentication (AUTH), with initial responses and
 //     cancellation, for every mechanism the auth package offers on the
@@ -60,7 +60,8 @@
 // session for a locked maildrop is answered "-ERR [IN-USE]" when
 // OpenMaildrop returns [ErrMaildropLocked]. Other errors map to response
 // codes: [ErrLoginDelay], [ErrPermanent], [ErrNoSuchMessage], and [*Error]
-// for exact control; anything else is "-ERR [SYS/TEMP]" and is logged.
+// for exact control; anything else is answered with [CodeSysTemp] and
+// logged.
 //
 // Optional interfaces, found through Unwrap() Maildrop wrappers:
 //
@@ -77,12 +78,16 @@
 //
 // # Testing
 //
+// store/storetest.RunPOP3 checks a Backend against the contract above; the
+// reference stores (store/memstore, store/maildir) run it. To test a host's
+// mail logic end to end, serve a Server on a listener from net.Listen on
+// 127.0.0.1:0 with a certificate from tlsconfig.SelfSigned, as this
+// package's examples do.
+//
 // The package's own tests drive the server with scripted exchanges over an
 // in-memory listener, with real clients (python's poplib, curl, fetchmail),
-// under testing/synctest for timeouts, and with fuzz targets. A host can do
-// the same against its Backend: serve on a listener from net.Listen on
-// 127.0.0.1:0, or use store/storetest to check a Backend against the
-// contract above.
+// under testing/synctest for timeouts and shutdown, and with fuzz targets
+// for the command parser, SASL exchanges and whole sessions.
 //
 // # Example
 //

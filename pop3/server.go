@@ -143,7 +143,7 @@ type Server struct {
 	HandshakeTimeout time.Duration
 
 	// MaxConns bounds the connections served at once; further connections
-	// get "-ERR [SYS/TEMP]" and are closed. Zero: 1000; negative:
+	// get -ERR with [CodeSysTemp] and are closed. Zero: 1000; negative:
 	// unlimited.
 	MaxConns int
 
