@@ -115,8 +115,11 @@
 // after a restart and keeps its UID. Flag changes rename the file (system
 // flags) and are journaled, fsynced, before SetFlags returns; expunges
 // remove the file, fsync cur/ and the journal. A move renames each file
-// into the destination, so a message is in one mailbox or the other, never
-// both and never neither.
+// into the destination, then fsyncs the destination's cur/ before the
+// source's: a process crash leaves the message in one mailbox or the
+// other, and so does a power failure on file systems that commit a rename
+// in one step (ext4, XFS, btrfs); elsewhere a power failure between the
+// two fsyncs may leave it in both, never in neither.
 //
 // When the disk is full, the quota is exceeded or a write, fsync or rename
 // fails, the operation returns an error (wrapping [imap4.ErrQuotaExceeded]

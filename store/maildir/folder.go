@@ -40,6 +40,7 @@ const (
 	releaseCompactLog = 64 << 10
 	trustAge          = 2 * time.Second // a directory mtime is trusted once this old
 	staleTmpAge       = 36 * time.Hour  // maildir(5): tmp/ files this old are garbage
+	staleStateAge     = 10 * time.Minute
 )
 
 // A folder is the shared state of one mailbox of one user: every session
@@ -122,6 +123,11 @@ func (f *folder) loadLocked() error {
 		}
 	}
 	f.cleanupLocked()
+	if f.log != nil { // a load that failed half-way
+		f.log.Close()
+		f.log = nil
+	}
+	f.pending = nil
 	f.kwIndex = make(map[string]int)
 	f.interned = make(map[string][]string)
 	f.forceScan = false
@@ -166,6 +172,7 @@ func (f *folder) loadLocked() error {
 		if _, err := f.scanLocked(true, true); err != nil {
 			return err
 		}
+		f.pending = nil // the snapshot holds it all
 		if err := f.writeSnapshotLocked(); err != nil {
 			return err
 		}
@@ -400,18 +407,14 @@ func (f *folder) nextUIDLocked() (imap4.UID, error) {
 	return uid, nil
 }
 
-// cleanupLocked removes leftovers of a crash: temporary state files, and
-// tmp/ files older than 36 hours (maildir(5)); younger ones may belong to a
-// delivery in progress by another program.
+// cleanupLocked removes leftovers of a crash: temporary state files older
+// than staleStateAge (younger ones may be an atomic write in progress in
+// the user's root, which other locks guard), and tmp/ files older than 36
+// hours (maildir(5)); younger ones may belong to a delivery in progress by
+// another program.
 func (f *folder) cleanupLocked() {
 	fsys := f.fs()
-	if names, err := fsys.ReadDirNames(f.dir); err == nil {
-		for _, n := range names {
-			if strings.HasPrefix(n, tmpStatePrefix) {
-				fsys.Remove(f.path(n))
-			}
-		}
-	}
+	removeStale(fsys, f.dir, staleStateAge)
 	if names, err := fsys.ReadDirNames(f.path("tmp")); err == nil {
 		for _, n := range names {
 			p := f.path("tmp", n)
@@ -529,4 +532,22 @@ func (f *folder) markGoneLocked() {
 	f.gone = true
 	f.stopPollLocked()
 	f.notifyLocked(nil)
+}
+
+// removeStale removes the entries of dir named with tmpStatePrefix (state
+// files being replaced, mailboxes being deleted) older than age.
+func removeStale(fsys fileSystem, dir string, age time.Duration) {
+	names, err := fsys.ReadDirNames(dir)
+	if err != nil {
+		return
+	}
+	for _, n := range names {
+		if !strings.HasPrefix(n, tmpStatePrefix) {
+			continue
+		}
+		p := filepath.Join(dir, n)
+		if fi, err := fsys.Lstat(p); err == nil && time.Since(fi.ModTime()) >= age {
+			fsys.RemoveAll(p)
+		}
+	}
 }

@@ -111,6 +111,10 @@ func (f *folder) scanLocked(force, rebuild bool) (changed bool, err error) {
 	if readCur {
 		f.st.mtCur = trusted(mtC, now)
 	}
+	if rebuild {
+		// loadLocked writes a snapshot of everything instead.
+		return changed, nil
+	}
 	if changed || oldN != f.st.mtNew || oldC != f.st.mtCur {
 		f.pending = encodeRecord(f.pending, stateRecord(f.st))
 		// Changes to messages are made durable before anyone sees them;

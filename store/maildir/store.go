@@ -256,6 +256,8 @@ func (u *userState) open() error {
 		return fmt.Errorf("maildir: user %s is in use by another process: %w", u.name, err)
 	}
 	u.lock = lf
+	// Nothing else uses the directory yet: every leftover of a crash can go.
+	removeStale(fsys, u.root, 0)
 	if _, err := fsys.Lstat(filepath.Join(u.root, validityFile)); errors.Is(err, fs.ErrNotExist) {
 		// First use by this store (new, or a Maildir made by another
 		// program): add the special-use folders that are missing.
