@@ -300,7 +300,9 @@ func TestPowerLoss(t *testing.T) {
 		images = append(images, im)
 	}
 
-	body := func(id int) string { return msg(fmt.Sprintf("message %d", id), strings.Repeat(fmt.Sprintf("body of %d ", id), id%7+1)) }
+	body := func(id int) string {
+		return msg(fmt.Sprintf("message %d", id), strings.Repeat(fmt.Sprintf("body of %d ", id), id%7+1))
+	}
 	mailbox := func(name string) imap4.Mailbox {
 		if name == "Work" {
 			return work
