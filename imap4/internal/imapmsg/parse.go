@@ -295,8 +295,9 @@ func (p *parser) readHeader(start int64, msgLevel bool) ([]rawField, int64, *hit
 			continue
 		}
 		cont = false
-		i := bytes.IndexByte(b, ':')
-		nl := bytes.IndexByte(b, '\n')
+		head := b[:min(len(b), maxFieldName+1)] // look no further than a name can reach
+		i := bytes.IndexByte(head, ':')
+		nl := bytes.IndexByte(head, '\n')
 		if i < 0 || (nl >= 0 && nl < i) || i > maxFieldName {
 			// Not a field (no colon on the line): skip it.
 			pos = p.w.lineEnd(pos)

@@ -314,6 +314,23 @@ func TestHostileShapes(t *testing.T) {
 		require.True(t, ok)
 		assert.Equal(t, 256<<10-1, len(v)) // the leading space counts, then is trimmed
 	})
+	t.Run("many short header lines without colon", func(t *testing.T) {
+		msg := []byte(strings.Repeat("x\r\n", 1<<20) + "\r\nbody")
+		s := parseBytes(t, msg)
+		require.NoError(t, imapmsg.CheckInvariants(s, msg))
+		assert.Equal(t, `("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 4 0)`,
+			string(s.AppendBodyStructure(nil, false, imapmsg.RenderOptions{})))
+	})
+	t.Run("many dash lines inside deep nesting", func(t *testing.T) {
+		var b strings.Builder
+		for i := 0; i < 99; i++ {
+			fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=%dx\r\n\r\n--%dx\r\n", i, i)
+		}
+		b.WriteString("\r\n" + strings.Repeat("--\r\n", 200000))
+		msg := []byte(b.String())
+		s := parseBytes(t, msg)
+		require.NoError(t, imapmsg.CheckInvariants(s, msg))
+	})
 	t.Run("header with no LF at all", func(t *testing.T) {
 		msg := bytes.Repeat([]byte("x"), 200<<10)
 		s := parseBytes(t, msg)
