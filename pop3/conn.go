@@ -1,6 +1,7 @@
 package pop3
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -55,8 +56,8 @@ func (h *handler) handle(nc *netsrv.Conn) {
 	c.greet()
 	for !c.end {
 		// Replies to pipelined commands are written together: flush only
-		// once the client has nothing more waiting (RFC 2449 §6.6).
-		if c.nc.R.Buffered() == 0 {
+		// once no complete command is waiting (RFC 2449 §6.6).
+		if !c.commandWaiting() {
 			if err := c.nc.Flush(); err != nil {
 				c.nc.SetCloseReason(mailfront.ReadError)
 				return
@@ -73,6 +74,18 @@ func (h *handler) handle(nc *netsrv.Conn) {
 	// client that reconnects at once after QUIT finds the maildrop free.
 	c.closeMaildrop()
 	c.nc.Flush()
+}
+
+// commandWaiting reports whether a whole command line has already been
+// received. A partial line does not count: the client may be waiting for
+// the replies before it sends the rest.
+func (c *conn) commandWaiting() bool {
+	n := c.nc.R.Buffered()
+	if n == 0 {
+		return false
+	}
+	buf, _ := c.nc.R.Peek(n)
+	return bytes.IndexByte(buf, '\n') >= 0
 }
 
 func (c *conn) greet() {

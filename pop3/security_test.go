@@ -414,3 +414,16 @@ func TestPasswordWithSpaces(t *testing.T) {
 	c.cmdOK("USER bob")
 	assert.Equal(t, "+OK Logged in; maildrop has 0 messages (0 octets)", c.cmd("PASS hunter2 with spaces"))
 }
+
+// Replies are flushed when no whole command is waiting, even if part of the
+// next one has arrived.
+func TestFlushWithPartialCommandBuffered(t *testing.T) {
+	h := newHarness(t).start(false)
+	c := h.login()
+	_, err := io.WriteString(c.conn, "STAT\r\nLI")
+	require.NoError(t, err)
+	assert.Equal(t, "+OK 3 154", c.line())
+	_, err = io.WriteString(c.conn, "ST 1\r\n")
+	require.NoError(t, err)
+	assert.Equal(t, "+OK 1 32", c.line())
+}
