@@ -68,6 +68,10 @@ func (h *handler) handle(nc *netsrv.Conn) {
 			c.readFailed(err)
 			return
 		}
+		// A reply larger than the write buffer reaches the network before
+		// the next Flush: give it a fresh deadline, not the one left by
+		// the Flush before the client went quiet.
+		c.nc.SetWriteTimeout(c.s.writeTimeout())
 		c.dispatch(line)
 	}
 	// Release the lock before the last reply reaches the client, so that a

@@ -2,6 +2,7 @@ package pop3_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -354,4 +355,23 @@ func TestShutdownTimeout(t *testing.T) {
 	assert.ErrorIs(t, h.srv.Shutdown(ctx), context.Canceled)
 	require.NoError(t, h.srv.Close())
 	<-h.backend.ctxErrs
+}
+
+// A long reply after a quiet spell longer than the write timeout is sent:
+// the write deadline is renewed for each command.
+func TestWriteDeadlineRenewedPerCommand(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.srv.WriteTimeout = time.Minute
+		var msgs []fakeMsg
+		for i := range 1000 {
+			msgs = append(msgs, fakeMsg{uid: fmt.Sprintf("uid-%04d", i), body: []byte("x\r\n")})
+		}
+		h.backend.boxes["alice"] = msgs
+		h.start(false)
+		c := h.login()
+		time.Sleep(5 * time.Minute)
+		c.cmdOK("UIDL") // about 14 KB, more than the write buffer
+		assert.Len(t, c.multi(), 1000)
+	})
 }
