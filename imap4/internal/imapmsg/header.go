@@ -255,116 +255,97 @@ func parseParams(l *lexer) []param {
 	return merge2231(raw)
 }
 
-// contPiece is one piece of an RFC 2231 continuation.
+// contPiece is one piece of an RFC 2231 parameter.
 type contPiece struct {
+	base     string // the name without "*N" and "*"
+	name     string // the name as written
 	n        int
 	extended bool
 	value    string
 }
 
-// merge2231 merges RFC 2231 continuations (see parseParams).
+// merge2231 merges RFC 2231 parameters (see parseParams), as Dovecot
+// does: the plain parameters first, in order, then one parameter per
+// name (in name order) merged from its pieces. Pieces that do not
+// number 0, 1, 2... without gaps stay as they are.
 func merge2231(raw []param) []param {
-	hasCont := false
-	for _, p := range raw {
-		if _, _, ok := splitContinuation(p.name); ok {
-			hasCont = true
-			break
-		}
-	}
-	if !hasCont {
-		return raw
-	}
-	type group struct {
-		name   string
-		at     int // index in out
-		pieces []contPiece
-	}
+	var pieces []contPiece
 	var out []param
-	var groups []*group
 	for _, p := range raw {
-		base, piece, ok := splitContinuation(p.name)
-		if !ok {
-			out = append(out, p)
+		if pc, ok := splitContinuation(p.name); ok {
+			pc.name, pc.value = p.name, p.value
+			pieces = append(pieces, pc)
 			continue
 		}
-		piece.value = p.value
-		var g *group
-		for _, x := range groups {
-			if strings.EqualFold(x.name, base) {
-				g = x
-				break
-			}
-		}
-		if g == nil {
-			g = &group{name: base, at: len(out)}
-			groups = append(groups, g)
-			out = append(out, param{}) // placeholder
-		}
-		g.pieces = append(g.pieces, piece)
+		out = append(out, p)
 	}
-	for _, g := range groups {
-		sort.SliceStable(g.pieces, func(i, j int) bool { return g.pieces[i].n < g.pieces[j].n })
-		extended := false
-		var b strings.Builder
-		for i, pc := range g.pieces {
-			if pc.n != i {
-				break // a gap or duplicate ends the value
-			}
-			if pc.extended {
-				extended = true
-			}
+	if len(pieces) == 0 {
+		return raw
+	}
+	sort.SliceStable(pieces, func(i, j int) bool {
+		a, b := strings.ToLower(pieces[i].base), strings.ToLower(pieces[j].base)
+		if a != b {
+			return a < b
 		}
-		for i, pc := range g.pieces {
-			if pc.n != i {
-				break
+		return pieces[i].n < pieces[j].n
+	})
+	for i := 0; i < len(pieces); {
+		j, ok, extended := i, true, false
+		for ; j < len(pieces) && strings.EqualFold(pieces[j].base, pieces[i].base); j++ {
+			if pieces[j].n != j-i {
+				ok = false
 			}
+			extended = extended || pieces[j].extended
+		}
+		group := pieces[i:j]
+		i = j
+		if !ok {
+			for _, pc := range group {
+				out = append(out, param{name: pc.name, value: pc.value})
+			}
+			continue
+		}
+		var b strings.Builder
+		if extended && !group[0].extended {
+			b.WriteString("''") // no charset, no language
+		}
+		for _, pc := range group {
 			if extended && !pc.extended {
-				percentEncode(&b, pc.value)
+				b.WriteString(strings.ReplaceAll(pc.value, "%", "%25"))
 			} else {
 				b.WriteString(pc.value)
 			}
 		}
-		name := g.name
+		name := group[0].base
 		if extended {
 			name += "*"
 		}
-		out[g.at] = param{name: name, value: b.String()}
+		out = append(out, param{name: name, value: b.String()})
 	}
 	return out
 }
 
-// splitContinuation splits a parameter name of the form base*N or
+// splitContinuation splits a parameter name of the form base*, base*N or
 // base*N* (N a decimal number below 1000).
-func splitContinuation(name string) (string, contPiece, bool) {
+func splitContinuation(name string) (contPiece, bool) {
 	var pc contPiece
-	if strings.HasSuffix(name, "*") {
+	star := strings.IndexByte(name, '*')
+	if star <= 0 {
+		return pc, false
+	}
+	pc.base = name[:star]
+	rest := name[star+1:]
+	if strings.HasSuffix(rest, "*") {
 		pc.extended = true
-		name = name[:len(name)-1]
+		rest = rest[:len(rest)-1]
+	} else if rest == "" {
+		pc.extended = true // "name*": a single extended value
 	}
-	star := strings.LastIndexByte(name, '*')
-	if star <= 0 || star == len(name)-1 || len(name)-star-1 > 3 {
-		return "", pc, false
-	}
-	n, err := strconv.Atoi(name[star+1:])
-	if err != nil || n < 0 {
-		return "", pc, false
-	}
-	pc.n = n
-	return name[:star], pc, true
-}
-
-// percentEncode writes v percent-encoding the octets that may not appear
-// literally in an RFC 2231 extended value.
-func percentEncode(b *strings.Builder, v string) {
-	const hex = "0123456789ABCDEF"
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c <= ' ' || c >= 0x7f || c == '%' || c == '\'' || c == '*' || isTSpecial(c) {
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-			continue
+	if rest != "" {
+		if len(rest) > 3 || !allDigits(rest) {
+			return pc, false
 		}
-		b.WriteByte(c)
+		pc.n, _ = strconv.Atoi(rest)
 	}
+	return pc, true
 }

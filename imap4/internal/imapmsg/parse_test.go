@@ -111,7 +111,19 @@ func TestStructureEdgeCases(t *testing.T) {
 	}, {
 		name: "RFC 2231 mixed pieces merge to an extended value",
 		msg:  crlf("Content-Type: application/octet-stream; name*1=\"b c\"; name*0*=utf-8'en'%C3%A9\n\nx"),
-		want: `("application" "octet-stream" ("name*" "utf-8'en'%C3%A9b%20c") NIL NIL "7bit" 1)`,
+		want: `("application" "octet-stream" ("name*" "utf-8'en'%C3%A9b c") NIL NIL "7bit" 1)`,
+	}, {
+		name: "RFC 2231: plain first piece of an extended value, % escaped",
+		msg:  crlf("Content-Type: application/octet-stream; name*0=\"100%\"; name*1*=%20sure; a=b\n\nx"),
+		want: `("application" "octet-stream" ("a" "b" "name*" "''100%25%20sure") NIL NIL "7bit" 1)`,
+	}, {
+		name: "RFC 2231: a gap keeps the pieces as they are",
+		msg:  crlf("Content-Type: application/octet-stream; name*0=a; name*2=c\n\nx"),
+		want: `("application" "octet-stream" ("name*0" "a" "name*2" "c") NIL NIL "7bit" 1)`,
+	}, {
+		name: "RFC 2231: single extended value, plain parameters first",
+		msg:  crlf("Content-Type: text/plain; title*=us-ascii'en'This%20is; charset=utf-8\n\nx"),
+		want: `("text" "plain" ("charset" "utf-8" "title*" "us-ascii'en'This%20is") NIL NIL "7bit" 1 0)`,
 	}, {
 		name: "header lines without colon are skipped",
 		msg:  crlf("garbage line\nContent-Type: text/html\n\nx"),
