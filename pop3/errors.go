@@ -85,9 +85,9 @@ func sanitize(s string) string {
 }
 
 // backendReply maps an error from the backend to a -ERR reply: the single
-// place where errors become wire text. It logs what the client does not
-// see. close reports whether the connection must end (shutdown, or a failure
-// the session cannot recover from).
+// place where backend errors become wire text. It logs what the client does
+// not see. shutdown reports that the error is the connection's context
+// ending (Close, or the connection lost): the caller ends the session.
 func (c *conn) backendReply(op string, err error) (code ResponseCode, text string, shutdown bool) {
 	if e, ok := errors.AsType[*Error](err); ok {
 		text = sanitize(e.Text)
