@@ -321,6 +321,45 @@ type StructureCache interface {
 	CacheStructure(ctx context.Context, uid UID, data []byte)
 }
 
+// SearchKind is what a [SearchQuery] looks at.
+type SearchKind int
+
+// Kinds of text criteria (RFC 9051 §6.4.4).
+const (
+	// SearchHeader matches a header field of the message (SEARCH HEADER,
+	// FROM, TO, CC, BCC, SUBJECT).
+	SearchHeader SearchKind = iota + 1
+	// SearchBody matches the text of the message's body (SEARCH BODY).
+	SearchBody
+	// SearchText matches the header or the body (SEARCH TEXT).
+	SearchText
+)
+
+// A SearchQuery is one text criterion of SEARCH, as a [Searcher] sees it.
+type SearchQuery struct {
+	Kind SearchKind
+	// Field is the header field name of a SearchHeader query, as the
+	// client spelled it ("Subject"); compare it case-insensitively.
+	Field string
+	// Value is the text to find, in UTF-8: a case-insensitive substring
+	// of the decoded text (RFC 2047 encoded words, transfer encodings and
+	// charsets decoded). An empty Value matches every message that has
+	// the field (SearchHeader) or every message.
+	Value string
+}
+
+// A Searcher is a [Mailbox] that evaluates the text criteria of SEARCH
+// with an index. The frontend evaluates everything else (flags, dates,
+// sizes, sets, and the boolean structure) from its view, and asks the
+// Searcher once per text criterion of a SEARCH command. Without it, or when
+// Search returns an error wrapping [ErrCannot], the frontend reads the
+// messages and matches them itself.
+type Searcher interface {
+	// Search returns the UIDs among uids (ascending) of the messages that
+	// match q, in ascending order.
+	Search(ctx context.Context, q SearchQuery, uids []UID) ([]UID, error)
+}
+
 // An Unwrapper is a [Mailbox] wrapper that gives access to the mailbox it
 // wraps, so the frontend can find optional interfaces through it.
 type Unwrapper interface {

@@ -9,9 +9,7 @@ import (
 const maxLiteralDigits = 19
 
 // parseLiteralHeader parses "{n}", "{n+}", "~{n}" or "~{n+}" at the start
-// of b, which must end there. It returns the literal, the header's length,
-// and ok; framed reports whether the header's shape was recognised at all
-// (a too-large size is framed but not ok).
+// of b. It returns the literal, the header's length, and ok.
 func parseLiteralHeader(b []byte) (lit Literal, n int, ok bool) {
 	i := 0
 	if i < len(b) && b[i] == '~' {
