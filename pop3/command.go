@@ -2,6 +2,7 @@ package pop3
 
 import (
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
 )
@@ -92,6 +93,13 @@ func parseCommand(line []byte) (command, error) {
 		}
 	}
 	return command{verb: strings.ToUpper(verb), arg: arg}, nil
+}
+
+// LogValue shows the command as the trace does, so that a command logged
+// by mistake never reveals a password: a second line of defence behind the
+// redaction at parse time.
+func (cmd command) LogValue() slog.Value {
+	return slog.StringValue(cmd.traceString(commands[cmd.verb].secret))
 }
 
 // traceString is the command as the protocol trace shows it, with secrets

@@ -1,5 +1,7 @@
 package pop3
 
+import "log/slog"
+
 // ParseCommand exposes the command splitter to the fuzz target: it returns
 // the upper-case keyword and the verbatim argument text.
 func ParseCommand(line []byte) (verb, arg string, err error) {
@@ -14,4 +16,10 @@ func TraceCommand(line []byte) (string, bool) {
 		return "", false
 	}
 	return cmd.traceString(commands[cmd.verb].secret), true
+}
+
+// CommandLogValue is how a parsed command appears if it is ever logged.
+func CommandLogValue(line []byte) slog.Value {
+	cmd, _ := parseCommand(line)
+	return cmd.LogValue()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailfront/mailfront/auth"
+	"github.com/mailfront/mailfront/pop3"
 )
 
 const refusal = "-ERR [AUTH] Command is not valid in this state: use STLS or the TLS port first"
@@ -426,4 +427,17 @@ func TestFlushWithPartialCommandBuffered(t *testing.T) {
 	_, err = io.WriteString(c.conn, "ST 1\r\n")
 	require.NoError(t, err)
 	assert.Equal(t, "+OK 1 32", c.line())
+}
+
+// A parsed command, if it is ever logged, shows no secret.
+func TestCommandLogValue(t *testing.T) {
+	for line, want := range map[string]string{
+		"PASS hunter2":                    "PASS <redacted>",
+		"AUTH PLAIN AGFsaWNlAHNlY3JldA==": "AUTH PLAIN <redacted>",
+		"APOP apop 0123456789abcdef":      "APOP apop <redacted>",
+		"USER alice":                      "USER alice",
+		"retr 1":                          "RETR 1",
+	} {
+		assert.Equal(t, want, pop3.CommandLogValue([]byte(line)).String())
+	}
 }
