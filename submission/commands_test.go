@@ -46,7 +46,7 @@ func TestZeroValueServer(t *testing.T) {
 	_, err = net.Dial("tcp", l.Addr().String())
 	assert.Error(t, err, "Serve closed the listener")
 	assert.Error(t, s.ServeTLS(newListener(t)), "ServeTLS of a zero Server fails too")
-	s2 := submission.Server{Backend: &fakeBackend{}, Authenticator: users, LoginPolicy: auth.PlainTextLogin}
+	s2 := submission.Server{Backend: &fakeBackend{}, Authenticator: users, LoginPolicy: auth.PlainTextLogin, Logger: slog.New(slog.DiscardHandler)}
 	assert.ErrorContains(t, s2.ServeTLS(newListener(t)), "TLS", "ServeTLS without TLSConfig fails")
 }
 

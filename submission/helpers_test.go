@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/md5"
 	"crypto/tls"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -421,4 +424,47 @@ func (e *env) waitClosed(n int) []string {
 	e.t.Helper()
 	require.Eventually(e.t, func() bool { return len(e.states.closed()) >= n }, 5*time.Second, time.Millisecond)
 	return e.states.closed()
+}
+
+// secrets is a SecretStore (enabling CRAM-MD5) over the same users.
+type secrets struct{}
+
+func (secrets) Authenticate(ctx context.Context, u, p string) (auth.Identity, error) {
+	return users.Authenticate(ctx, u, p)
+}
+
+func (secrets) Secret(ctx context.Context, u string) (string, auth.Identity, error) {
+	if u == "alice@example.org" {
+		id, err := users.Authenticate(ctx, u, "secret")
+		return "secret", id, err
+	}
+	return "", auth.Identity{}, auth.ErrInvalidCredentials
+}
+
+// tokens is a TokenVerifier (enabling XOAUTH2 and OAUTHBEARER): any token
+// of 8 KiB of "t" is valid for alice.
+type tokens struct{}
+
+func (tokens) Authenticate(ctx context.Context, u, p string) (auth.Identity, error) {
+	return users.Authenticate(ctx, u, p)
+}
+
+func (tokens) VerifyToken(ctx context.Context, u, token string) (auth.Identity, error) {
+	if u == "alice@example.org" && token == strings.Repeat("t", 8192) {
+		return auth.Identity{Username: u}, nil
+	}
+	return auth.Identity{}, auth.ErrInvalidCredentials
+}
+
+// cramMD5 logs in with CRAM-MD5.
+func (c *client) cramMD5(user, secret string) {
+	c.t.Helper()
+	c.cmd("AUTH CRAM-MD5")
+	l := c.expect("334 ")
+	challenge, err := base64.StdEncoding.DecodeString(l[4:])
+	require.NoError(c.t, err)
+	mac := hmac.New(md5.New, []byte(secret))
+	mac.Write(challenge)
+	c.cmd(base64.StdEncoding.EncodeToString([]byte(user + " " + hex.EncodeToString(mac.Sum(nil)))))
+	c.expect("235 2.7.0")
 }
