@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pires/go-proxyproto"
@@ -40,6 +41,11 @@ const (
 	readBufferSize  = 4096
 	writeBufferSize = 4096
 )
+
+// lastWordsTimeout bounds the final writes of a closing connection (a
+// refusal, a goodbye left in the buffer), so a client that does not read
+// cannot hold its goroutine.
+const lastWordsTimeout = 5 * time.Second
 
 // Conn is one client connection as a protocol handler sees it.
 type Conn struct {
@@ -70,6 +76,7 @@ type Conn struct {
 	started   time.Time
 	counted   bool
 	implicit  bool
+	lastWords atomic.Bool // closing: writes get at most lastWordsTimeout
 	userKey   userAddr
 
 	mu          sync.Mutex // guards what follows
@@ -83,7 +90,7 @@ type Conn struct {
 func (s *Server) newConn(rw net.Conn, cfg *Config, implicitTLS bool, baseCtx context.Context) *Conn {
 	c := &Conn{srv: s, cfg: cfg, raw: rw, netConn: rw, id: s.newID(), started: time.Now(), implicit: implicitTLS, state: -1}
 	c.R = bufio.NewReaderSize(rw, readBufferSize)
-	c.W = bufio.NewWriterSize(rw, writeBufferSize)
+	c.W = bufio.NewWriterSize(deadlineWriter{c}, writeBufferSize)
 	c.lr.R = c.R
 	ctx := baseCtx
 	if cfg.ConnContext != nil {
@@ -227,6 +234,7 @@ func (c *Conn) serve() {
 
 // finish closes the connection and reports it.
 func (c *Conn) finish() {
+	c.lastWords.Store(true)
 	c.W.Flush()
 	c.netConn.Close()
 	c.raw.Close()
@@ -246,7 +254,7 @@ func (c *Conn) refuse(reason mailfront.CloseReason) {
 	if c.cfg.Refuse == nil {
 		return
 	}
-	c.netConn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	c.lastWords.Store(true)
 	defer func() {
 		if v := recover(); v != nil {
 			c.Logger.LogAttrs(context.Background(), slog.LevelError, "panic in refusal", slog.Any("panic", v))
@@ -275,7 +283,7 @@ func (c *Conn) handshake() error {
 	c.mu.Unlock()
 	c.netConn = tc
 	c.R.Reset(tc)
-	c.W.Reset(tc)
+	c.W.Reset(deadlineWriter{c})
 	c.Logger = c.Logger.With(slog.String("tls", tls.VersionName(cs.Version)))
 	return nil
 }
@@ -404,15 +412,27 @@ func (c *Conn) forceClose() {
 	c.raw.Close()
 }
 
-// Flush writes buffered output, bounded by the write timeout.
+// Flush writes buffered output. Every write to the network, whether from
+// Flush or from W filling up during a long response, is bounded by the write
+// timeout on its own, so a stall is caught wherever it happens and a long
+// transfer to a reading client never times out.
 func (c *Conn) Flush() error {
-	if c.W.Buffered() == 0 {
-		return nil
-	}
-	if c.cfg.WriteTimeout > 0 {
-		c.netConn.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
-	}
 	return c.W.Flush()
+}
+
+// deadlineWriter writes to the connection's current transport (plain or
+// TLS) with a fresh write deadline for each write.
+type deadlineWriter struct{ c *Conn }
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	t := w.c.cfg.WriteTimeout
+	if w.c.lastWords.Load() && (t <= 0 || t > lastWordsTimeout) {
+		t = lastWordsTimeout
+	}
+	if t > 0 {
+		w.c.netConn.SetWriteDeadline(time.Now().Add(t))
+	}
+	return w.c.netConn.Write(p)
 }
 
 // Trace logs one protocol line at mailfront.LevelTrace; dir is "C" for the
