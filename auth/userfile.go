@@ -219,6 +219,28 @@ func (f *UsersFile) lookup(username string) *userRecord {
 	return d.users[normalizeUsername(username)]
 }
 
+// HasUser reports whether the file lists address as a user (enabled or
+// not). Mail stores use it to decide which recipients are local.
+func (f *UsersFile) HasUser(address string) bool {
+	return f.lookup(address) != nil
+}
+
+// Users returns the addresses of the users in the file, as spelled there,
+// sorted.
+func (f *UsersFile) Users() []string {
+	f.maybeReload()
+	d := f.data.Load()
+	if d == nil {
+		return nil
+	}
+	names := make([]string, 0, len(d.users))
+	for _, u := range d.users {
+		names = append(names, u.name)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // dummyPasswordHash is checked for users without a usable hash, so that
 // they take as long to refuse as a wrong password.
 var dummyPasswordHash = sync.OnceValue(func() string {

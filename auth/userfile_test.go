@@ -571,3 +571,14 @@ func BenchmarkUsersFileAuthenticate(b *testing.B) {
 		})
 	}
 }
+
+func TestUsersFileHasUser(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users")
+	require.NoError(t, auth.AddUser(path, "Bob@Example.org", "pw", auth.UserOptions{}))
+	require.NoError(t, auth.AddUser(path, "alice@example.org", "pw", auth.UserOptions{}))
+	f, err := auth.OpenUsersFile(path)
+	require.NoError(t, err)
+	assert.True(t, f.HasUser("bob@example.org"), "case-insensitive")
+	assert.False(t, f.HasUser("carol@example.org"))
+	assert.Equal(t, []string{"Bob@Example.org", "alice@example.org"}, f.Users())
+}
