@@ -190,10 +190,14 @@ func (c *conn) execute(line []byte) {
 	} else {
 		c.trace("C", string(line))
 	}
+	if d.Err() != nil {
+		c.tagged(tag, bad("", "Missing or invalid command name"))
+		c.discard()
+		c.countBad()
+		return
+	}
 	var st error
 	switch {
-	case d.Err() != nil:
-		st = bad("", "Missing command")
 	case spec == nil:
 		st = bad("", "Unknown command")
 	case spec.states&c.state == 0:
@@ -224,8 +228,10 @@ func (c *conn) wrongState(spec *cmdSpec) string {
 }
 
 // finish sends the tagged response of a command: the handler's result, or
-// the decoder's error, after any pending unilateral responses.
+// the decoder's error, after any pending unilateral responses; then it
+// skips what the command left unread.
 func (c *conn) finish(cmd *command, err error) {
+	skip := false
 	if derr := cmd.d.Err(); derr != nil {
 		st := syntaxStatus(derr)
 		if st == nil {
@@ -237,18 +243,10 @@ func (c *conn) finish(cmd *command, err error) {
 			c.readFailed(derr)
 			return
 		}
-		err = st
-		c.discard()
-		if c.end {
-			return
-		}
+		err, skip = st, true
 	} else if !cmd.d.AtEnd() {
-		// The command failed before reading all its arguments: skip
-		// them, literals included.
-		c.discard()
-		if c.end {
-			return
-		}
+		// The command failed before reading all its arguments.
+		skip = true
 	}
 	if errors.Is(err, errSent) {
 		return
@@ -264,6 +262,13 @@ func (c *conn) finish(cmd *command, err error) {
 		c.update(cmd)
 	}
 	c.tagged(cmd.tag, st)
+	if skip {
+		// The rest of the command, literals included, must not be taken
+		// for commands.
+		if c.discard(); c.end {
+			return
+		}
+	}
 	if c.byeAfter != "" {
 		c.bye(c.byeAfterReason, c.byeAfter)
 		return

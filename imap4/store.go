@@ -122,6 +122,9 @@ func (c *conn) cmdStore(cmd *command) error {
 			updated[res.Updated[k].UID] = true
 		}
 	}
+	if sel.ft.newKW {
+		c.writeFlags() // a new keyword: before the FETCH that shows it
+	}
 	modified := make(map[UID]bool, len(res.Modified))
 	for _, u := range res.Modified {
 		modified[u] = true

@@ -241,8 +241,9 @@ func (d *Decoder) EndLiteral() {
 // while the line ends with a non-synchronizing literal, reads and drops the
 // literal and the next line. A synchronizing literal ends the command: the
 // client waits for a continuation request that will not come. max bounds
-// one discarded literal; past it, or when a literal's size cannot be
-// parsed, Discard returns [ErrUnframed] and the connection must be closed.
+// one discarded literal, and the bytes discarded in all are bounded too;
+// past either, or when a literal's size cannot be parsed, Discard returns
+// [ErrUnframed] and the connection must be closed.
 // I/O errors are returned as they are.
 func (d *Decoder) Discard(max int64) error {
 	if r := d.stream; r != nil {
@@ -273,10 +274,9 @@ func (d *Decoder) Discard(max int64) error {
 				return ErrUnframed
 			}
 			size = lit.Size
-			d.literals++
 		}
 		d.line = nil
-		if size > max || d.literals > d.maxLiterals() {
+		if size > max {
 			return ErrUnframed
 		}
 		if _, err := io.CopyN(io.Discard, d.src, size); err != nil {
