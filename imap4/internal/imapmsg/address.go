@@ -102,8 +102,10 @@ func parseAddressList(v string) []address {
 	inGroup := false
 	for !p.eof() && len(p.out) < maxAddresses {
 		p.skipCFWS()
+		if p.eof() {
+			break
+		}
 		switch p.peek() {
-		case 0:
 		case ',':
 			p.i++
 		case ';':
@@ -200,8 +202,11 @@ func (p *addrParser) mailbox(inGroup *bool) bool {
 func (p *addrParser) skipTrailing() {
 	for !p.eof() {
 		p.skipCFWS()
+		if p.eof() {
+			return
+		}
 		switch p.peek() {
-		case ',', ';', 0:
+		case ',', ';':
 			return
 		case '"':
 			p.quoted()

@@ -78,8 +78,7 @@ type parser struct {
 
 // boundary is an active multipart boundary.
 type boundary struct {
-	b     []byte
-	owner *part
+	b []byte
 }
 
 // hit is a boundary line found while scanning.
@@ -138,7 +137,7 @@ func (p *parser) parsePart(pt *part, start int64, depth int, msgLevel, inDigest 
 // parseMultipart parses the body of a multipart with boundary b: the
 // preamble, the parts, and the epilogue.
 func (p *parser) parseMultipart(pt *part, b []byte, depth int) *hit {
-	own := &boundary{b: b, owner: pt}
+	own := &boundary{b: b}
 	p.stack = append(p.stack, own)
 	defer p.pop(own)
 

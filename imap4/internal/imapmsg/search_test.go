@@ -229,6 +229,8 @@ func TestEnvelopeAddresses(t *testing.T) {
 		{"", `NIL`},
 		{" ", `NIL`},
 		{"<<<>>>", `((NIL NIL "" ""))`},
+		{"nul\x00here@x, \x00", `((NIL NIL "nul" "")(NIL NIL "here" "x"))`},
+		{"A <a@b> \x00junk, c@d", `(("A" NIL "a" "b")(NIL NIL "c" "d"))`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.to, func(t *testing.T) {
