@@ -251,7 +251,7 @@ func FuzzParseParams(f *testing.F) {
 				t.Fatalf("duplicate %q accepted", p.Key)
 			}
 			seen[p.Key] = true
-			if strings.ContainsAny(p.Key+p.Value, " \r\n=") && strings.ContainsAny(p.Key, "=") {
+			if p.Key == "" || strings.ToUpper(p.Key) != p.Key || strings.ContainsAny(p.Key+p.Value, " \t\r\n=\x00") || (p.HasValue && p.Value == "") {
 				t.Fatalf("bad param %+v", p)
 			}
 			if dec, err := smtpwire.DecodeXtext(p.Value); err == nil && len(dec) > len(p.Value) {
