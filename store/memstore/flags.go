@@ -104,7 +104,7 @@ func (t *flagTable) intern(list []string) *flagSet {
 	if fs, ok := t.sets[key]; ok {
 		return fs
 	}
-	fs := &flagSet{list: list, key: key}
+	fs := &flagSet{list: slices.Clip(list), key: key} // Clip: an append by a reader must copy
 	for _, f := range list {
 		switch f {
 		case imap4.FlagSeen:
@@ -129,8 +129,26 @@ func (t *flagTable) make(flags []string) *flagSet {
 	for _, f := range flags {
 		list = append(list, t.canonical(f))
 	}
+	return t.intern(sortFold(list))
+}
+
+// sortFold sorts flags and removes those equal, case-insensitively, to
+// one before them. Canonical spellings make equal flags identical, except
+// after an intern table has been reset; comparing case-insensitively keeps
+// the set operations right even then.
+func sortFold(list []string) []string {
 	slices.Sort(list)
-	return t.intern(slices.Compact(list))
+	out := list[:0]
+	for _, f := range list {
+		if !containsFold(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func containsFold(list []string, f string) bool {
+	return slices.ContainsFunc(list, func(g string) bool { return strings.EqualFold(f, g) })
 }
 
 // A flagChange is one SetFlags operation, with its flags already in
@@ -149,8 +167,7 @@ func (t *flagTable) change(op imap4.StoreOp, flags []string) *flagChange {
 	for _, f := range flags {
 		c.flags = append(c.flags, t.canonical(f))
 	}
-	slices.Sort(c.flags)
-	c.flags = slices.Compact(c.flags)
+	c.flags = sortFold(c.flags)
 	return c
 }
 
@@ -164,13 +181,17 @@ func (c *flagChange) apply(old *flagSet) *flagSet {
 	case imap4.StoreReplace:
 		list = slices.Clone(c.flags)
 	case imap4.StoreAdd:
-		list = append(slices.Clone(old.list), c.flags...)
+		list = slices.Clone(old.list)
+		for _, f := range c.flags {
+			if !containsFold(old.list, f) {
+				list = append(list, f)
+			}
+		}
 		slices.Sort(list)
-		list = slices.Compact(list)
 	case imap4.StoreRemove:
 		list = make([]string, 0, len(old.list))
 		for _, f := range old.list {
-			if _, found := slices.BinarySearch(c.flags, f); !found {
+			if !containsFold(c.flags, f) {
 				list = append(list, f)
 			}
 		}

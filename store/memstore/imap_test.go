@@ -3,6 +3,8 @@ package memstore_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -233,17 +235,28 @@ func TestFlagsShared(t *testing.T) {
 	}
 }
 
-// Many distinct keywords (more than the intern tables hold) work.
+// Many distinct keywords (more than the intern tables hold) work, and a
+// keyword stored before the tables were reset still compares
+// case-insensitively.
 func TestManyKeywords(t *testing.T) {
 	mb := openMailbox(t, openUser(t, memstore.New(), "alice"), "INBOX")
-	uids := appendN(t, mb, 3)
+	uids := appendN(t, mb, 4)
+	_, err := mb.SetFlags(t.Context(), uids[3:], imap4.StoreAdd, []string{"Keep", "Drop"}, nil)
+	require.NoError(t, err)
 	for i := range 5000 {
-		_, err := mb.SetFlags(t.Context(), uids, imap4.StoreReplace, []string{fmt.Sprintf("k%d", i), imap4.FlagSeen}, nil)
+		_, err := mb.SetFlags(t.Context(), uids[:3], imap4.StoreReplace, []string{fmt.Sprintf("k%d", i), imap4.FlagSeen}, nil)
 		require.NoError(t, err)
 	}
-	for _, m := range mustSync(t, mb, 0).Messages {
+	res, err := mb.SetFlags(t.Context(), uids[3:], imap4.StoreAdd, []string{"KEEP"}, nil)
+	require.NoError(t, err)
+	assert.Empty(t, res.Updated, "KEEP added to a message with Keep")
+	_, err = mb.SetFlags(t.Context(), uids[3:], imap4.StoreRemove, []string{"drop"}, nil)
+	require.NoError(t, err)
+	msgs := mustSync(t, mb, 0).Messages
+	for _, m := range msgs[:3] {
 		assert.ElementsMatch(t, []string{"k4999", imap4.FlagSeen}, m.Flags)
 	}
+	assert.Equal(t, []string{"Keep"}, msgs[3].Flags)
 }
 
 func mustSync(t *testing.T, mb imap4.Mailbox, since imap4.ModSeq) *imap4.SyncData {
@@ -329,5 +342,44 @@ func TestUIDValidityUnique(t *testing.T) {
 			seen[st.UIDValidity] = true
 		}
 		s.Reset()
+	}
+}
+
+// Sync(since) agrees with filtering Sync(0) by ModSeq, for every since,
+// through arrivals, flag changes, expunges and change-log compactions.
+func TestSyncSinceMatchesFullSync(t *testing.T) {
+	mb := openMailbox(t, openUser(t, memstore.New(), "alice"), "INBOX")
+	uids := appendN(t, mb, 3000)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for round := range 40 {
+		pick := make([]imap4.UID, 1+rnd.IntN(800))
+		for i := range pick {
+			pick[i] = uids[rnd.IntN(len(uids))]
+		}
+		_, err := mb.SetFlags(t.Context(), pick, imap4.StoreOp(rnd.IntN(3)), []string{fmt.Sprint("$r", round%5)}, nil)
+		require.NoError(t, err)
+		if round%7 == 0 {
+			expunge(t, mb, pick[0])
+			uids = slices.DeleteFunc(uids, func(u imap4.UID) bool { return u == pick[0] })
+			appendN(t, mb, 1)
+		}
+	}
+	full := mustSync(t, mb, 0)
+	for since := imap4.ModSeq(0); since <= full.HighestModSeq; since++ {
+		if since < full.HighestModSeq-100 && since%97 != 0 {
+			continue // every change after the appends, and a sample before
+		}
+		var want []imap4.UID
+		for _, m := range full.Messages {
+			if m.ModSeq > since {
+				want = append(want, m.UID)
+			}
+		}
+		d := mustSync(t, mb, since)
+		var got []imap4.UID
+		for _, m := range d.Messages {
+			got = append(got, m.UID)
+		}
+		require.Equal(t, want, got, "Sync(%d)", since)
 	}
 }

@@ -63,9 +63,16 @@ func (h *mailboxHandle) Sync(ctx context.Context, since imap4.ModSeq) (*imap4.Sy
 	if since >= mb.modseq {
 		return d, nil
 	}
-	for i := range mb.msgs {
-		if mb.msgs[i].modseq > since {
-			d.Messages = append(d.Messages, mb.msgs[i].meta())
+	if idx, ok := mb.changes.since(since, mb.msgs); ok {
+		d.Messages = make([]imap4.MessageMeta, len(idx))
+		for j, i := range idx {
+			d.Messages[j] = mb.msgs[i].meta()
+		}
+	} else {
+		for i := range mb.msgs {
+			if mb.msgs[i].modseq > since {
+				d.Messages = append(d.Messages, mb.msgs[i].meta())
+			}
 		}
 	}
 	d.Expunged = mb.tombs.since(since, mb.msgs)
@@ -100,7 +107,7 @@ func (h *mailboxHandle) Append(ctx context.Context, r io.Reader, opts *imap4.App
 	if err := checkFlags(opts.Flags); err != nil {
 		return imap4.AppendResult{}, err
 	}
-	data, err := io.ReadAll(r)
+	data, err := readMessage(r)
 	if err != nil {
 		return imap4.AppendResult{}, fmt.Errorf("memstore: reading the message: %w", err)
 	}
@@ -145,13 +152,24 @@ func (h *mailboxHandle) SetFlags(ctx context.Context, uids []imap4.UID, op imap4
 	defer h.unlock()
 	mb := h.mb
 	change := h.u.flags.change(op, flags)
-	res := &imap4.StoreResult{}
+	uids = uniqueSorted(uids)
+	res := &imap4.StoreResult{Updated: make([]imap4.MessageMeta, 0, min(len(uids), len(mb.msgs)))}
 	var modseq imap4.ModSeq
-	for _, uid := range uniqueSorted(uids) {
-		i, ok := mb.find(uid)
+	lo := 0 // uids ascend, so each search starts after the last match
+	for _, uid := range uids {
+		var i int
+		var ok bool
+		if lo < len(mb.msgs) && mb.msgs[lo].uid == uid { // the next message: 1:* and ranges
+			i, ok = lo, true
+		} else {
+			i, ok = slices.BinarySearchFunc(mb.msgs[lo:], uid, cmpMessageUID)
+			i += lo
+		}
+		lo = i
 		if !ok {
 			continue
 		}
+		lo = i + 1
 		m := &mb.msgs[i]
 		if unchangedSince != 0 && m.modseq > unchangedSince {
 			res.Modified = append(res.Modified, uid)
@@ -168,6 +186,7 @@ func (h *mailboxHandle) SetFlags(ctx context.Context, uids []imap4.UID, op imap4
 		m.flags = fs
 		m.modseq = modseq
 		mb.count(m, 1)
+		mb.changes.record(uid, modseq, mb.msgs)
 		res.Updated = append(res.Updated, m.meta())
 	}
 	if modseq != 0 {

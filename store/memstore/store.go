@@ -1,9 +1,11 @@
 package memstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -109,6 +111,7 @@ type mailbox struct {
 	nDeleted    uint32
 	size        int64
 	tombs       tombstones
+	changes     changeLog
 	watchers    map[*mailboxHandle]struct{}
 }
 
@@ -296,6 +299,7 @@ func (u *user) makeParents(name string) {
 func (mb *mailbox) detach() {
 	mb.deleted = true
 	mb.msgs = nil
+	mb.changes = changeLog{}
 	mb.notify(nil)
 }
 
@@ -342,6 +346,7 @@ func (mb *mailbox) add(m message, modseq imap4.ModSeq) imap4.UID {
 	m.modseq = modseq
 	mb.msgs = append(mb.msgs, m)
 	mb.count(&m, 1)
+	mb.changes.record(m.uid, modseq, mb.msgs)
 	return m.uid
 }
 
@@ -394,4 +399,48 @@ func (m *message) meta() imap4.MessageMeta {
 		Size:         int64(len(m.data)),
 		InternalDate: m.date,
 	}
+}
+
+// readMessage reads a message to its end into a slice with little spare
+// capacity (the store keeps it for the message's life): exactly sized when
+// r knows its length, trimmed after the fact otherwise.
+func readMessage(r io.Reader) ([]byte, error) {
+	var hint int64 = -1
+	switch r := r.(type) {
+	case interface{ Len() int }: // bytes.Reader, strings.Reader, bytes.Buffer
+		hint = int64(r.Len())
+	case interface{ Size() int64 }:
+		hint = r.Size()
+	}
+	if hint >= 0 && hint < 1<<30 {
+		data := make([]byte, hint)
+		n, err := io.ReadFull(r, data)
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF: // shorter than it said
+			return trim(data[:n]), nil
+		case err != nil:
+			return nil, err
+		}
+		rest, err := io.ReadAll(r) // longer than it said?
+		if err != nil {
+			return nil, err
+		}
+		if len(rest) == 0 {
+			return data, nil
+		}
+		return append(data, rest...), nil
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return trim(data), nil
+}
+
+// trim returns data without spare capacity beyond an eighth of its length.
+func trim(data []byte) []byte {
+	if cap(data)-len(data) > len(data)/8+64 {
+		return bytes.Clone(data)
+	}
+	return data
 }

@@ -44,7 +44,7 @@ func (s *Store) CheckRecipient(ctx context.Context, env *submission.Envelope, rc
 // many of the recipients name them), and hands it to the Relay for the
 // others. If reading msg fails, or the Relay fails, nothing is delivered.
 func (s *Store) Submit(ctx context.Context, env *submission.Envelope, msg io.Reader) error {
-	data, err := io.ReadAll(msg)
+	data, err := readMessage(msg)
 	if err != nil {
 		return fmt.Errorf("memstore: reading the message: %w", err)
 	}
