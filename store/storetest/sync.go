@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -97,10 +99,18 @@ func syncNoChange(e *env, _ imap4.Backend) {
 func syncManyExpunges(e *env, _ imap4.Backend) {
 	mb := e.open(e.user(Alice), "INBOX")
 	const n = 300
-	uids := e.appendN(mb, n)
+	uids := make([]imap4.UID, n)
+	for i := range uids {
+		res, err := mb.Append(e.ctx, strings.NewReader(message(fmt.Sprint("many ", i))), nil)
+		require.NoError(e.t, err, "Append")
+		uids[i] = res.UID
+	}
 	since := e.status(mb).HighestModSeq
+	e.setFlags(mb, uids, imap4.StoreAdd, imap4.FlagDeleted)
 	for i := 0; i < n-1; i += 2 {
-		e.expunge(mb, uids[i:i+1])
+		gone, err := mb.Expunge(e.ctx, uids[i:i+1])
+		require.NoError(e.t, err, "Expunge")
+		require.Equal(e.t, uids[i:i+1], gone, "Expunge result")
 	}
 	d := e.sync(mb, since)
 	for i := 0; i < n-1; i += 2 {
