@@ -289,7 +289,9 @@ type Mailbox interface {
 
 	// Expunge removes the given messages permanently and returns the UIDs
 	// it removed, in ascending order. The frontend passes only messages it
-	// saw flagged \Deleted.
+	// saw flagged \Deleted; a backend may leave out those whose \Deleted
+	// flag another session has removed since (RFC 9051 §6.4.3 expunges
+	// what is flagged at the time), and UIDs no longer in the mailbox.
 	Expunge(ctx context.Context, uids []UID) ([]UID, error)
 
 	// CopyTo copies messages, with their flags and internal dates, to the

@@ -80,7 +80,9 @@ type Maildrop interface {
 	// the UPDATE state after QUIT (RFC 1939 §6), never when the client
 	// drops the connection. It should delete all or report an error; the
 	// server then answers -ERR with [CodeSysTemp] as RFC 1939 §6 asks, and the
-	// messages not deleted stay.
+	// messages not deleted stay. A message already gone (an IMAP session
+	// expunged it meanwhile) is not an error: the lock is on POP3 sessions
+	// only, so every backend that also serves IMAP must tolerate it.
 	Delete(ctx context.Context, uids []string) error
 
 	// Close releases the lock. It is called when the session ends, however
