@@ -38,7 +38,8 @@ type conn struct {
 	bad  int            // refused commands so far
 	ntx  int            // transactions started, for their IDs
 
-	copyBuf []byte // BDAT chunk copies
+	copyBuf   []byte        // BDAT chunk copies
+	msgReader *bufio.Reader // message header reads; one delivery at a time
 }
 
 // transaction is one mail transaction, from MAIL to the end of its data.

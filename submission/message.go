@@ -41,7 +41,8 @@ type delivery struct {
 	ctx   context.Context
 	log   *slog.Logger
 	env   *Envelope
-	trace []byte // the Received header field, with its CRLF
+	trace []byte        // the Received header field, with its CRLF
+	br    *bufio.Reader // the connection's, reset for each message
 
 	refusal     *reply // the server refused the header
 	senderErr   error  // the sender policy refused (or failed on) a header address
@@ -54,7 +55,10 @@ type delivery struct {
 }
 
 func (c *conn) newDelivery(tx *transaction) *delivery {
-	return &delivery{cfg: c.cfg, ctx: c.nc.Ctx, log: c.nc.Logger, env: &tx.env, trace: c.receivedHeader(&tx.env)}
+	if c.msgReader == nil {
+		c.msgReader = bufio.NewReaderSize(nil, 4096)
+	}
+	return &delivery{cfg: c.cfg, ctx: c.nc.Ctx, log: c.nc.Logger, env: &tx.env, trace: c.receivedHeader(&tx.env), br: c.msgReader}
 }
 
 // run delivers the message read from src and returns the backend's error.
@@ -67,7 +71,9 @@ func (d *delivery) run(src io.Reader) (err error) {
 			err = errBackendPanic
 		}
 	}()
-	br := bufio.NewReaderSize(&sourceReader{r: src, d: d}, 4096)
+	br := d.br
+	br.Reset(&sourceReader{r: src, d: d})
+	defer br.Reset(nil)
 	block, sep, err := d.readHeader(br)
 	if err != nil {
 		return err
@@ -77,7 +83,25 @@ func (d *delivery) run(src io.Reader) (err error) {
 		return err
 	}
 	d.submitted = true
-	return d.cfg.backend.Submit(d.ctx, d.env, io.MultiReader(bytes.NewReader(prefix), br))
+	return d.cfg.backend.Submit(d.ctx, d.env, &messageReader{prefix: prefix, rest: br})
+}
+
+// messageReader is the message as the backend reads it: the prepared
+// header, then the rest of the client's data. It has only Read, so that
+// io.Copy uses the destination's ReadFrom or a pooled buffer rather than
+// io.MultiReader's WriteTo, which allocates 32 KiB a call.
+type messageReader struct {
+	prefix []byte
+	rest   io.Reader
+}
+
+func (m *messageReader) Read(p []byte) (int, error) {
+	if len(m.prefix) > 0 {
+		n := copy(p, m.prefix)
+		m.prefix = m.prefix[n:]
+		return n, nil
+	}
+	return m.rest.Read(p)
 }
 
 // sourceReader records the first error of the client's data and gives the
@@ -185,7 +209,7 @@ func (d *delivery) prepareHeader(block []byte, sep int) ([]byte, error) {
 	if sep > 0 {
 		sep = 2 // "\n" became "\r\n"
 	}
-	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(block)))
+	h, err := textproto.ReadHeader(bufio.NewReaderSize(bytes.NewReader(block), len(block)))
 	if err != nil {
 		d.refusal = &reply{550, "5.6.0", "Malformed message header"}
 		return nil, errStop
