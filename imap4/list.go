@@ -13,6 +13,7 @@ type listOptions struct {
 	retSubscribed, retChildren, retSpecialUse bool
 	status                                    []string // RETURN (STATUS (...)) items
 	lsub                                      bool     // LSUB rather than LIST
+	extended                                  bool     // LIST-EXTENDED syntax used (RFC 5258)
 }
 
 // listEntry is one name a listing may show.
@@ -28,6 +29,7 @@ func (c *conn) cmdList(cmd *command) error {
 	var o listOptions
 	d.SP()
 	if d.Peek() == '(' {
+		o.extended = true
 		d.List(func() {
 			switch opt := d.Keyword(); opt {
 			case "SUBSCRIBED":
@@ -47,11 +49,13 @@ func (c *conn) cmdList(cmd *command) error {
 	d.SP()
 	var patterns []string
 	if d.Peek() == '(' {
+		o.extended = true
 		d.List(func() { patterns = append(patterns, d.ListMailbox()) })
 	} else {
 		patterns = append(patterns, d.ListMailbox())
 	}
 	if d.Accept(' ') {
+		o.extended = true
 		if kw := d.Keyword(); kw != "RETURN" && d.Err() == nil {
 			d.Failf("expected RETURN")
 		}
@@ -186,8 +190,11 @@ func (c *conn) listAttributes(e *listEntry, o *listOptions) {
 		}
 	} else {
 		switch {
-		case !e.exists || e.NonExistent:
+		case (!e.exists || e.NonExistent) && (c.rev2 || o.extended):
 			attrs = append(attrs, `\NonExistent`)
+		case !e.exists || e.NonExistent:
+			// A client of the base LIST knows only \Noselect.
+			attrs = append(attrs, `\Noselect`)
 		case e.NoSelect:
 			attrs = append(attrs, `\Noselect`)
 		}

@@ -176,10 +176,13 @@ func TestList(t *testing.T) {
 		{`LIST "" ""`, []string{`* LIST (\Noselect) "/" ""`}},
 		{`LIST "" *`, []string{
 			`* LIST (\HasNoChildren) "/" INBOX`, `* LIST (\HasChildren) "/" Work`, `* LIST (\HasNoChildren) "/" Work/A`,
-			`* LIST (\NonExistent \HasChildren) "/" Work/B`, `* LIST (\HasNoChildren) "/" Work/B/Deep`, `* LIST (\HasNoChildren) "/" Zed`,
+			`* LIST (\Noselect \HasChildren) "/" Work/B`, `* LIST (\HasNoChildren) "/" Work/B/Deep`, `* LIST (\HasNoChildren) "/" Zed`,
+		}},
+		{`LIST () "" Work/*`, []string{ // LIST-EXTENDED syntax: \NonExistent
+			`* LIST (\HasNoChildren) "/" Work/A`, `* LIST (\NonExistent \HasChildren) "/" Work/B`, `* LIST (\HasNoChildren) "/" Work/B/Deep`,
 		}},
 		{`LIST "" %`, []string{`* LIST (\HasNoChildren) "/" INBOX`, `* LIST (\HasChildren) "/" Work`, `* LIST (\HasNoChildren) "/" Zed`}},
-		{`LIST Work/ %`, []string{`* LIST (\HasNoChildren) "/" Work/A`, `* LIST (\NonExistent \HasChildren) "/" Work/B`}},
+		{`LIST Work/ %`, []string{`* LIST (\HasNoChildren) "/" Work/A`, `* LIST (\Noselect \HasChildren) "/" Work/B`}},
 		{`LIST "" Work/%/Deep`, []string{`* LIST (\HasNoChildren) "/" Work/B/Deep`}},
 		{`LIST "" (Zed INBOX)`, []string{`* LIST (\HasNoChildren) "/" INBOX`, `* LIST (\HasNoChildren) "/" Zed`}},
 		{`LIST (SUBSCRIBED) "" *`, []string{`* LIST (\NonExistent \Subscribed) "/" Gone`, `* LIST (\HasNoChildren \Subscribed) "/" Work/A`}},
