@@ -138,3 +138,18 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestRFC9051Example renders the message of the FETCH example in RFC 9051
+// §7.5.2 (the same in RFC 3501 §7.4.2) and compares with the RFC's text.
+func TestRFC9051Example(t *testing.T) {
+	msg := loadMessage(t, "rfc9051-example.eml")
+	s := parseBytes(t, msg)
+	o := imapmsg.RenderOptions{}
+	assert.Equal(t, `("Wed, 17 Jul 1996 02:23:25 -0700 (PDT)" "IMAP4rev2 WG mtg summary and minutes" `+
+		`(("Terry Gray" NIL "gray" "cac.washington.edu")) (("Terry Gray" NIL "gray" "cac.washington.edu")) `+
+		`(("Terry Gray" NIL "gray" "cac.washington.edu")) ((NIL NIL "imap" "cac.washington.edu")) `+
+		`((NIL NIL "minutes" "CNRI.Reston.VA.US")("John Klensin" NIL "KLENSIN" "MIT.EDU")) NIL NIL `+
+		`"<B27397-0100000@cac.washington.edu>")`, string(s.AppendEnvelope(nil, o)))
+	assert.Equal(t, `("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 3028 92)`,
+		string(s.AppendBodyStructure(nil, false, o)))
+}
