@@ -255,6 +255,11 @@ func TestReceivedHeaderOverTLS(t *testing.T) {
 		`\tby mx\.example\.org \(mailfront\) with UTF8SMTPSA id \S+\r\n`+
 		`\tfor <bob@example\.net>;\r\n`, m.data)
 	assert.True(t, m.env.SMTPUTF8)
+
+	// REQUIRETLS (RFC 8689) reaches the backend.
+	c.run("> MAIL FROM:<alice@example.org> REQUIRETLS", "< 250", "> RCPT TO:<bob@example.net>", "< 250", "> DATA", "< 354", ">> "+simpleMsg+".\r\n", "< 250 2.0.0")
+	assert.True(t, e.backend.got()[1].env.RequireTLS)
+	assert.False(t, m.env.RequireTLS)
 }
 
 func TestMissingHeadersAdded(t *testing.T) {

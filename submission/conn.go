@@ -63,6 +63,9 @@ func (cfg *config) handle(nc *netsrv.Conn) {
 			c.readFailed(err)
 			return
 		}
+		// Replies may reach the network before the next Flush, when a
+		// pipelined burst fills the write buffer: bound those writes too.
+		c.nc.SetWriteTimeout(c.cfg.writeTimeout)
 		if c.command(line) == closeConn {
 			return
 		}

@@ -334,6 +334,7 @@ type config struct {
 	auth          authsrv.Config
 	senderPolicy  SenderPolicyFunc
 	readTimeout   time.Duration
+	writeTimeout  time.Duration
 	greetingDelay time.Duration
 	maxBadPre     int
 	maxBadPost    int
@@ -375,6 +376,7 @@ func (s *Server) newConfig() *config {
 		backend:       s.Backend,
 		senderPolicy:  s.SenderPolicy,
 		readTimeout:   s.readTimeout(),
+		writeTimeout:  s.writeTimeout(),
 		greetingDelay: max(s.GreetingDelay, 0),
 		maxLine:       s.maxLineLength(),
 		maxMessage:    s.maxMessageBytes(),

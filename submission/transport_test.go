@@ -367,6 +367,23 @@ func TestX12PanicInBackend(t *testing.T) {
 	}
 }
 
+// X12: a panic in the Authenticator ends only that session.
+func TestX12PanicInAuthenticator(t *testing.T) {
+	e := newServer(t, func(s *submission.Server) {
+		s.Authenticator = auth.AuthenticatorFunc(func(ctx context.Context, u, p string) (auth.Identity, error) {
+			if u == "panic@example.org" {
+				panic("authenticator boom")
+			}
+			return users.Authenticate(ctx, u, p)
+		})
+	})
+	c := e.dialGreeted()
+	c.ehlo()
+	c.run("> AUTH PLAIN "+plainIR("panic@example.org", "x"), "< 421 4.3.0 mx.example.org", "EOF")
+	assert.Equal(t, []string{"closed:internal error"}, e.waitClosed(1))
+	e.dialGreeted().login()
+}
+
 // X13: a flood of unknown commands is cut off at the threshold: 3 before
 // login, 20 after.
 func TestX13GarbageFlood(t *testing.T) {
