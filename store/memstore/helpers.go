@@ -151,6 +151,8 @@ func (s *Store) Messages(user, mailbox string) ([]StoredMessage, error) {
 // store, never polls, and returns ctx.Err() (with the messages so far) if
 // ctx ends first: give it a context with a deadline.
 func (s *Store) WaitForMessages(ctx context.Context, user, mailbox string, n int) ([]StoredMessage, error) {
+	s.waiters.Add(1)
+	defer s.waiters.Add(-1)
 	for {
 		wake := s.waitChan() // before looking, so no change is missed
 		msgs, err := s.Messages(user, mailbox)

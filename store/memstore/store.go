@@ -53,8 +53,9 @@ type Store struct {
 
 	validity atomic.Uint32 // the last UIDVALIDITY handed out
 
-	waitMu sync.Mutex
-	wait   chan struct{} // closed at the next change; nil if nobody waits
+	waiters atomic.Int32 // WaitForMessages calls in progress
+	waitMu  sync.Mutex
+	wait    chan struct{} // closed at the next change; nil if nobody waits
 }
 
 // New returns an empty Store. It is the same as new(Store).
@@ -226,6 +227,9 @@ func (s *Store) expungeHistory() int {
 // changed wakes every WaitForMessages. It may be called with a user's lock
 // held.
 func (s *Store) changed() {
+	if s.waiters.Load() == 0 {
+		return // the common case: no lock shared by every writer
+	}
 	s.waitMu.Lock()
 	if s.wait != nil {
 		close(s.wait)
