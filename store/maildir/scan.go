@@ -359,7 +359,9 @@ func (f *folder) adoptLocked(cands []cand, rebuild bool) (bool, error) {
 		e := &entry{uid: uid, modseq: ms, date: fi.ModTime().UnixNano(), size: size, phys: phys, sys: sys, name: name}
 		e.flags = f.internLocked(e.sys, nil)
 		f.insertLocked(e)
-		f.pending = encodeRecord(f.pending, putRecord(e))
+		if !rebuild { // a rebuild writes a snapshot instead
+			f.pending = encodeRecord(f.pending, putRecord(e))
+		}
 		changed = true
 	}
 	if moved {
