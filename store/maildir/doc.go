@@ -63,10 +63,12 @@
 // keyword letters) are kept. Other keywords are kept in the index.
 //
 // Line endings: messages the store writes (APPEND, submission) are stored
-// as received, with CRLF. A file delivered by another program with bare LF
-// line endings is left as it is: its CRLF size is computed once, when it is
-// adopted, and its content is converted to CRLF while it is read (a
-// reader with checkpoints every 64 KiB keeps ReadAt at any offset cheap).
+// and served exactly as received: with CRLF line endings, or binary
+// content (BINARYMIME) that must not be touched. A file delivered by
+// another program with bare LF line endings is left as it is: its CRLF
+// size is computed once, when it is adopted, and its content is converted
+// to CRLF while it is read (a reader with checkpoints every 64 KiB keeps
+// ReadAt at any offset cheap).
 //
 // # The index
 //

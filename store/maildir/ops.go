@@ -16,7 +16,9 @@ import (
 )
 
 // staged is a message written to the user's tmp/ and fsynced, ready to be
-// renamed (or linked) into a folder's cur/.
+// renamed (or linked) into a folder's cur/. Its content is served exactly
+// as it was given: APPEND and submission give CRLF line endings, except in
+// binary content (BINARYMIME, literal8), which must not be converted.
 type staged struct {
 	path string
 	phys int64 // file size
@@ -40,8 +42,7 @@ func stage(ctx context.Context, fsys fileSystem, dir string, r io.Reader, date t
 			err = quotaError(err)
 		}
 	}()
-	var phys, bare int64
-	prevCR := false
+	var phys int64
 	buf := make([]byte, 64<<10)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -49,12 +50,6 @@ func stage(ctx context.Context, fsys fileSystem, dir string, r io.Reader, date t
 		}
 		n, rerr := r.Read(buf)
 		if n > 0 {
-			for _, b := range buf[:n] {
-				if b == '\n' && !prevCR {
-					bare++
-				}
-				prevCR = b == '\r'
-			}
 			if _, err := w.Write(buf[:n]); err != nil {
 				return nil, err
 			}
@@ -82,7 +77,7 @@ func stage(ctx context.Context, fsys fileSystem, dir string, r io.Reader, date t
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
-	return &staged{path: path, phys: phys, size: phys + bare, date: fi.ModTime()}, nil
+	return &staged{path: path, phys: phys, size: phys, date: fi.ModTime()}, nil
 }
 
 // deliverLocked moves a staged message into cur/ under a new UID with the

@@ -125,3 +125,33 @@ func TestSubmissionHooks(t *testing.T) {
 	assert.Equal(t, body, readMsg(t, mb, sd.Messages[0].UID))
 	assert.Empty(t, sd.Messages[0].Flags)
 }
+
+// Messages the store writes are served exactly as given: a BINARYMIME
+// body or a binary APPEND may hold bare LF, CR and NUL octets, which must
+// not be converted.
+func TestBinaryContentVerbatim(t *testing.T) {
+	s := newStore(t)
+	require.NoError(t, s.CreateUser(ctx, "bin@example.org"))
+	binary := "Subject: bin\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00\n\r\xff\n\n\r\r\n"
+	env := envelope("bin@example.org")
+	env.Body = submission.BodyBinaryMIME
+	require.NoError(t, s.Submit(ctx, env, strings.NewReader(binary)))
+	mb := openMailbox(t, openUser(t, s, "bin@example.org"), "INBOX")
+	uid := appendMsg(t, mb, binary)
+	sd := syncAll(t, mb)
+	require.Len(t, sd.Messages, 2)
+	for _, m := range sd.Messages {
+		assert.Equal(t, int64(len(binary)), m.Size)
+		assert.Equal(t, binary, readMsg(t, mb, m.UID))
+	}
+	md, err := s.OpenMaildrop(ctx, ident("bin@example.org"))
+	require.NoError(t, err)
+	defer md.Close()
+	list, err := md.Messages(ctx)
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	rc, err := md.Open(ctx, list[1].UID)
+	require.NoError(t, err)
+	assert.Equal(t, binary, readAllClose(t, rc))
+	_ = uid
+}
