@@ -38,9 +38,13 @@ func encodingOf(enc string) encoding {
 func decoder(e encoding, raw io.Reader) io.Reader {
 	switch e {
 	case encBase64:
-		return &base64Reader{r: raw}
+		d := &base64Reader{}
+		d.reset(raw)
+		return d
 	case encQP:
-		return &qpReader{r: raw, out: make([]byte, 0, 4096+512)}
+		d := &qpReader{}
+		d.reset(raw)
+		return d
 	}
 	return raw
 }
@@ -126,6 +130,11 @@ type base64Reader struct {
 	qn   int
 }
 
+// reset makes d decode r from the start, keeping its buffers.
+func (d *base64Reader) reset(r io.Reader) {
+	d.r, d.err, d.o, d.n, d.q, d.qn = r, nil, 0, 0, 0, 0
+}
+
 var b64Table = func() (t [256]byte) {
 	for i := range t {
 		t[i] = 0xff
@@ -200,6 +209,14 @@ type qpReader struct {
 	state qpState
 	hex1  byte
 	ws    []byte // pending whitespace: dropped if a line break follows
+}
+
+// reset makes d decode r from the start, keeping its buffers.
+func (d *qpReader) reset(r io.Reader) {
+	if d.out == nil {
+		d.out = make([]byte, 0, 4096+512)
+	}
+	d.r, d.err, d.out, d.o, d.state, d.ws = r, nil, d.out[:0], 0, qpNormal, d.ws[:0]
 }
 
 type qpState uint8

@@ -24,7 +24,7 @@ var ErrCorrupt = errors.New("imapmsg: corrupt or outdated structure encoding")
 // fails. Decoded sizes already computed by [Structure.BinarySize] are
 // included.
 func (s *Structure) MarshalBinary() ([]byte, error) {
-	e := encoder{buf: make([]byte, 0, 256)}
+	e := encoder{buf: make([]byte, 0, 1024)}
 	e.buf = append(e.buf, formatMagic...)
 	e.buf = append(e.buf, formatVersion)
 	e.uvarint(uint64(s.size))

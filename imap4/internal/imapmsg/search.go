@@ -131,6 +131,10 @@ type matcher struct {
 	key    []byte
 	buf    []byte // read buffer
 	folded []byte // tail of the previous chunk + folded current chunk
+	// The reader chain of the current part, kept for reuse.
+	src errReader
+	qp  qpReader
+	b64 base64Reader
 }
 
 func (m *matcher) part(r io.ReaderAt, p *part) (bool, error) {
@@ -146,11 +150,16 @@ func (m *matcher) part(r io.ReaderAt, p *part) (bool, error) {
 	if !p.isText() {
 		return false, nil
 	}
-	src := &errReader{r: io.NewSectionReader(r, p.bodyOff, p.end-p.bodyOff)}
-	e := encodingOf(p.enc)
+	m.src = errReader{r: io.NewSectionReader(r, p.bodyOff, p.end-p.bodyOff)}
+	src := &m.src
 	var rd io.Reader = src
-	if e != encUnknown {
-		rd = decoder(e, src)
+	switch encodingOf(p.enc) {
+	case encQP:
+		m.qp.reset(src)
+		rd = &m.qp
+	case encBase64:
+		m.b64.reset(src)
+		rd = &m.b64
 	}
 	if cs := p.param("charset"); cs != "" && !strings.EqualFold(cs, "utf-8") &&
 		!strings.EqualFold(cs, "us-ascii") && !strings.EqualFold(cs, "utf8") {
@@ -247,10 +256,23 @@ func appendFold(dst, b []byte) []byte {
 		}
 		r, n := utf8.DecodeRune(b[i:])
 		i += n
-		dst = utf8.AppendRune(dst, foldRune(r))
+		if r < rune(len(foldTable)) {
+			r = rune(foldTable[r])
+		} else {
+			r = foldRune(r)
+		}
+		dst = utf8.AppendRune(dst, r)
 	}
 	return dst
 }
+
+// foldTable caches foldRune for the Latin, Greek and Cyrillic blocks.
+var foldTable = func() (t [0x530]uint16) {
+	for r := range t {
+		t[r] = uint16(foldRune(rune(r)))
+	}
+	return t
+}()
 
 // foldRune returns the canonical member of r's simple case folding
 // orbit: the smallest rune in it, or its lower-case ASCII letter when
