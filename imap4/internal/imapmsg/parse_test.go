@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -365,4 +367,18 @@ func TestHeaderValue(t *testing.T) {
 	assert.True(t, imapmsg.HeaderKept("in-reply-to"))
 	_, ok = s.HeaderValue("Date")
 	assert.False(t, ok)
+}
+
+// TestParseFromFile parses through an *os.File, the ReaderAt a Maildir
+// backend hands over, and gets what a bytes.Reader gives.
+func TestParseFromFile(t *testing.T) {
+	msg := loadMessage(t, "nested-rfc822.eml")
+	name := filepath.Join(t.TempDir(), "msg")
+	require.NoError(t, os.WriteFile(name, msg, 0o600))
+	f, err := os.Open(name)
+	require.NoError(t, err)
+	defer f.Close()
+	s, err := imapmsg.Parse(f, int64(len(msg)))
+	require.NoError(t, err)
+	assert.Equal(t, render(t, msg), renderStructure(t, s, msg))
 }

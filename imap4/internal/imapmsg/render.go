@@ -103,7 +103,11 @@ func appendAddresses(dst []byte, list []address, o RenderOptions) []byte {
 // subtype and parameters as written in the message (RFC 2231
 // continuations merged, see [Parse]), text parts without a charset get
 // ("charset" "us-ascii") added, a missing encoding is "7bit", and a
-// multipart without parts shows one empty text/plain part.
+// multipart without parts shows one empty text/plain part. Sizes are the
+// octets of the body as stored (what BODY[section] returns); line counts
+// are the LF octets in the body, so a part whose last line runs into the
+// CRLF of the next boundary delimiter (which belongs to the delimiter)
+// does not count that line, as with Dovecot.
 func (s *Structure) AppendBodyStructure(dst []byte, extended bool, o RenderOptions) []byte {
 	if s == nil || s.root == nil {
 		return appendEmptyBody(dst, extended)
