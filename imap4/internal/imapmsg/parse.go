@@ -33,6 +33,15 @@ import (
 //     line ends at the end of the content (or at a boundary line).
 //   - Bare LF line endings are accepted wherever CRLF is expected; sizes
 //     are the actual octet counts.
+//   - Parameters are parsed leniently (comments, odd spacing, unquoted
+//     values with specials) and kept as written, except that RFC 2231
+//     continuations are merged as Dovecot merges them: name*0, name*1...
+//     become "name"; if a piece is extended (name*0*=utf-8'en'...), the
+//     result is "name*" with the charset'language' prefix and the
+//     percent-encoding kept (a plain first piece gets the prefix ''); a
+//     single name* passes through. Pieces with gaps stay as they are.
+//     Values are never decoded (IMAP sends them as given; a client that
+//     wants the file name decodes the "*" form).
 //
 // Parse fails only if reading r fails.
 func Parse(r io.ReaderAt, size int64) (*Structure, error) {
