@@ -1,5 +1,7 @@
 package maildir
 
+import "github.com/mailfront/mailfront/imap4"
+
 // Hooks for the external tests.
 
 // FS is the file-system interface the store uses, for fault injection.
@@ -52,4 +54,15 @@ func EncodeDecodeRoundTrip(snapshot []byte) (ok, equal bool) {
 		return false, false
 	}
 	return true, string(encodeSnapshot(st)) == string(snapshot)
+}
+
+// SetLimits lowers the store's thresholds for a test: the UID and modseq
+// reservation steps, the expunge records kept, and the journal length that
+// triggers a snapshot. It returns a function restoring them.
+func SetLimits(uidStep, modseqStep, tombs int, compact int64) (restore func()) {
+	a, b, c, d, e := uidReserveStep, modseqReserveStep, maxTombs, minCompactLog, releaseCompactLog
+	uidReserveStep, modseqReserveStep, maxTombs, minCompactLog, releaseCompactLog = imap4.UID(uidStep), imap4.ModSeq(modseqStep), tombs, compact, compact
+	return func() {
+		uidReserveStep, modseqReserveStep, maxTombs, minCompactLog, releaseCompactLog = a, b, c, d, e
+	}
 }

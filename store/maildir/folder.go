@@ -31,16 +31,19 @@ const (
 	specialUseFile = "mailfront-specialuse"
 )
 
-// Reservation steps of the uids file, and other tuning.
+// Tuning. These are variables only so that tests can make them small.
+var (
+	uidReserveStep    = imap4.UID(1024) // UIDs reserved per write of the uids file
+	modseqReserveStep = imap4.ModSeq(65536)
+	maxTombs          = 100_000         // expunge records kept for Sync(since)
+	minCompactLog     = int64(1 << 20)  // a journal longer than this and half the snapshot is folded in
+	releaseCompactLog = int64(64 << 10) // ...and one longer than this when the user's last session ends
+)
+
 const (
-	uidReserveStep    = 1024
-	modseqReserveStep = 1 << 16
-	maxTombs          = 100_000 // expunge records kept for Sync(since)
-	minCompactLog     = 1 << 20 // a journal this long is folded into a snapshot...
-	releaseCompactLog = 64 << 10
-	trustAge          = 2 * time.Second // a directory mtime is trusted once this old
-	staleTmpAge       = 36 * time.Hour  // maildir(5): tmp/ files this old are garbage
-	staleStateAge     = 10 * time.Minute
+	trustAge      = 2 * time.Second // a directory mtime is trusted once this old
+	staleTmpAge   = 36 * time.Hour  // maildir(5): tmp/ files this old are garbage
+	staleStateAge = 10 * time.Minute
 )
 
 // A folder is the shared state of one mailbox of one user: every session
@@ -153,6 +156,9 @@ func (f *folder) loadLocked() error {
 			}
 			st.validity, resUID, resMod = nv, 0, 0
 		}
+		// The expunge records are lost with the index: a client syncing
+		// from any modseq before the rebuild is told every absent UID.
+		st.tombFloor = st.highest
 	}
 	f.st = st
 	for i, k := range st.keywords {
@@ -368,7 +374,7 @@ func (f *folder) reserveLocked(uid imap4.UID, ms imap4.ModSeq) error {
 	}
 	r, m := f.resUID, f.resMod
 	if uid >= r {
-		r = imap4.UID(min(uint64(uid)+uidReserveStep, 0xffffffff))
+		r = imap4.UID(min(uint64(uid)+uint64(uidReserveStep), 0xffffffff))
 	}
 	if ms >= m {
 		m = ms + modseqReserveStep
