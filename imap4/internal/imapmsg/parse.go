@@ -38,7 +38,8 @@ import (
 //     continuations are merged as Dovecot merges them: name*0, name*1...
 //     become "name"; if a piece is extended (name*0*=utf-8'en'...), the
 //     result is "name*" with the charset'language' prefix and the
-//     percent-encoding kept (a plain first piece gets the prefix ”); a
+//     percent-encoding kept (a plain first piece gets an empty prefix,
+//     two apostrophes); a
 //     single name* passes through. Pieces with gaps stay as they are.
 //     Values are never decoded (IMAP sends them as given; a client that
 //     wants the file name decodes the "*" form).
