@@ -14,7 +14,8 @@ import (
 // fails on malformed MIME, which it handles the way Dovecot does:
 //
 //   - A missing or unparseable Content-Type means text/plain; charset
-//     us-ascii (message/rfc822 for the parts of a multipart/digest).
+//     us-ascii (message/rfc822 for a part of a multipart/digest that has
+//     no Content-Type at all).
 //   - A multipart without a usable boundary parameter is a leaf with the
 //     default type, text/plain.
 //   - A boundary matches a line that starts with "--" and the boundary
