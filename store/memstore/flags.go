@@ -158,9 +158,11 @@ func containsFold(list []string, f string) bool {
 type flagChange struct {
 	t     *flagTable
 	op    imap4.StoreOp
-	flags []string // canonical, sorted, compacted
-	memo  map[*flagSet]*flagSet
+	flags []string   // canonical, sorted, compacted
+	memo  []flagPair // few: a STORE meets few distinct flag sets
 }
+
+type flagPair struct{ old, new *flagSet }
 
 func (t *flagTable) change(op imap4.StoreOp, flags []string) *flagChange {
 	c := &flagChange{t: t, op: op}
@@ -173,8 +175,10 @@ func (t *flagTable) change(op imap4.StoreOp, flags []string) *flagChange {
 
 // apply returns the flagSet that old becomes.
 func (c *flagChange) apply(old *flagSet) *flagSet {
-	if fs, ok := c.memo[old]; ok {
-		return fs
+	for _, p := range c.memo {
+		if p.old == old {
+			return p.new
+		}
 	}
 	var list []string
 	switch c.op {
@@ -200,10 +204,9 @@ func (c *flagChange) apply(old *flagSet) *flagSet {
 	if fs.key == old.key {
 		fs = old // the table may have been reset: keep the old pointer
 	}
-	if c.memo == nil {
-		c.memo = make(map[*flagSet]*flagSet)
+	if len(c.memo) < 64 {
+		c.memo = append(c.memo, flagPair{old, fs})
 	}
-	c.memo[old] = fs
 	return fs
 }
 
