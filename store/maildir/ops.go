@@ -233,14 +233,15 @@ func (f *folder) sync(since imap4.ModSeq) (*imap4.SyncData, error) {
 	if since < f.st.tombFloor {
 		// Expunges this old are forgotten: report every UID that is not
 		// here (a superset, which the contract allows).
-		present := make(map[imap4.UID]bool, len(f.st.msgs))
+		next := imap4.UID(1)
 		for _, e := range f.st.msgs {
-			present[e.uid] = true
-		}
-		for uid := imap4.UID(1); uid < f.st.uidNext; uid++ {
-			if !present[uid] {
-				sd.Expunged = append(sd.Expunged, uid)
+			for ; next < e.uid; next++ {
+				sd.Expunged = append(sd.Expunged, next)
 			}
+			next = e.uid + 1
+		}
+		for ; next < f.st.uidNext; next++ {
+			sd.Expunged = append(sd.Expunged, next)
 		}
 		return sd, nil
 	}
@@ -310,7 +311,13 @@ func (f *folder) setFlags(uids []imap4.UID, op imap4.StoreOp, flags []string, op
 	}
 	fsys := f.fs()
 	res := &imap4.StoreResult{}
-	renamed := false
+	type rename struct{ from, to string }
+	var renames []rename
+	undo := func() {
+		for i := len(renames) - 1; i >= 0; i-- {
+			fsys.Rename(renames[i].to, renames[i].from)
+		}
+	}
 	for _, uid := range sortedUIDs(uids) {
 		i := f.findLocked(uid)
 		if i < 0 {
@@ -331,20 +338,23 @@ func (f *folder) setFlags(uids []imap4.UID, op imap4.StoreOp, flags []string, op
 			base, info := splitName(e.name)
 			_, extra := parseInfo(info)
 			ne.name = base + ":" + formatInfo(ne.sys, extra)
-			if err := fsys.Rename(f.path("cur", e.name), f.path("cur", ne.name)); err != nil {
+			from, to := f.path("cur", e.name), f.path("cur", ne.name)
+			if err := fsys.Rename(from, to); err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
 					// Renamed or removed by another program: the next
 					// scan finds out which.
 					f.forceScan = true
 					continue
 				}
+				undo()
 				f.invalidateLocked()
 				return nil, err
 			}
-			renamed = true
+			renames = append(renames, rename{from, to})
 		}
 		ms, err := f.nextModSeqLocked()
 		if err != nil {
+			undo()
 			f.invalidateLocked()
 			return nil, err
 		}
@@ -354,8 +364,9 @@ func (f *folder) setFlags(uids []imap4.UID, op imap4.StoreOp, flags []string, op
 		f.pending = encodeRecord(f.pending, putRecord(&ne))
 		res.Updated = append(res.Updated, ne.meta())
 	}
-	if renamed {
+	if len(renames) > 0 {
 		if err := fsys.SyncDir(f.path("cur")); err != nil {
+			undo()
 			f.invalidateLocked()
 			return nil, err
 		}
@@ -364,6 +375,10 @@ func (f *folder) setFlags(uids []imap4.UID, op imap4.StoreOp, flags []string, op
 		f.pending = encodeRecord(f.pending, stateRecord(f.st))
 	}
 	if err := f.commitLocked(true); err != nil {
+		// Undo, so that the client's NO is the truth (the reload would
+		// otherwise take the new names for another program's change).
+		undo()
+		fsys.SyncDir(f.path("cur"))
 		return nil, err
 	}
 	if len(res.Updated) > 0 {

@@ -82,6 +82,7 @@ func (f *folder) scanLocked(force, rebuild bool) (changed bool, err error) {
 		}
 		ch, c, err := f.reconcileCurLocked(names)
 		if err != nil {
+			f.invalidateLocked() // memory may hold changes not journaled
 			return false, err
 		}
 		changed, cands = ch, c
@@ -100,6 +101,7 @@ func (f *folder) scanLocked(force, rebuild bool) (changed bool, err error) {
 	if len(cands) > 0 {
 		ch, err := f.adoptLocked(cands, rebuild)
 		if err != nil {
+			f.invalidateLocked()
 			return false, err
 		}
 		changed = changed || ch
