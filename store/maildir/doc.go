@@ -79,7 +79,8 @@
 // directory fsynced) and a journal of checksummed records appended and
 // fsynced before a change is acknowledged or shown to any session. The
 // journal is folded into a new snapshot when it grows past half the
-// snapshot (at least 1 MiB) and when the last session of a user ends.
+// snapshot (and 1 MiB), and when the user's last session ends if it is
+// over 64 KiB.
 // Expunge records beyond the last 100,000 are forgotten; a client syncing
 // from before them is told every absent UID (a superset, as the imap4
 // contract allows).
@@ -128,7 +129,9 @@
 // or [submission.ErrQuotaExceeded] for ENOSPC and EDQUOT), the temporary
 // file is removed, and the folder's in-memory state is dropped and
 // reloaded from disk, so that nothing that failed to be made durable is
-// ever shown.
+// ever shown. A failed append, delivery, copy or flag change is undone; an
+// expunge or a move that fails half-way may have removed or moved some of
+// its messages, which the reload then reports as such.
 //
 // # Other programs
 //
