@@ -23,8 +23,11 @@ import (
 
 // A UsersFile is a user directory kept in a text file: an [Authenticator],
 // [SCRAMKeyStore] and [NTHashStore] that advertises, through
-// [MechanismFilter], SCRAM only for the hashes some user has keys for and
-// NTLM only when some user has an NT hash.
+// [MechanismFilter], SCRAM only for the hashes every enabled user has keys
+// for, and NTLM only when every enabled user has an NT hash. A client picks
+// a mechanism before it names the user and does not fall back when it
+// fails, so a mechanism that would fail for some users is not offered at
+// all (as with Dovecot, where auth_mechanisms must suit every user).
 //
 // The file is UTF-8 text. Blank lines and lines starting with '#' are
 // ignored. Every other line describes one user:
@@ -97,9 +100,9 @@ var errUsersFileCredentials = fmt.Errorf("auth: users file: %w", ErrInvalidCrede
 // published.
 type usersData struct {
 	users  map[string]*userRecord // by normalised address
-	scram1 bool                   // some user has SCRAM-SHA-1 keys
-	scram2 bool                   // some user has SCRAM-SHA-256 keys
-	nt     bool                   // some user has an NT hash
+	scram1 bool                   // every enabled user has SCRAM-SHA-1 keys
+	scram2 bool                   // every enabled user has SCRAM-SHA-256 keys
+	nt     bool                   // every enabled user has an NT hash
 }
 
 // userRecord is one line of the file.
@@ -292,7 +295,7 @@ func (f *UsersFile) SCRAMCredentials(ctx context.Context, hash SCRAMHash, userna
 	}, nil
 }
 
-// SCRAMHashes returns the hashes for which at least one user has keys.
+// SCRAMHashes returns the hashes for which every enabled user has keys.
 func (f *UsersFile) SCRAMHashes() []SCRAMHash {
 	f.maybeReload()
 	d := f.data.Load()
@@ -318,9 +321,9 @@ func (f *UsersFile) NTHash(ctx context.Context, username, domain string) ([16]by
 	return *u.nt, u.identity(), nil
 }
 
-// AllowMechanism reports whether mechanism name can succeed for some user:
-// the SCRAM mechanisms need a user with keys for their hash, NTLM a user
-// with an NT hash.
+// AllowMechanism reports whether mechanism name can succeed for every
+// enabled user: the SCRAM mechanisms need keys for their hash, NTLM an NT
+// hash. Other mechanisms are always allowed.
 func (f *UsersFile) AllowMechanism(name string) bool {
 	f.maybeReload()
 	d := f.data.Load()
@@ -342,6 +345,7 @@ func (f *UsersFile) AllowMechanism(name string) bool {
 func parseUsers(r io.Reader) (*usersData, error) {
 	d := &usersData{users: make(map[string]*userRecord)}
 	lines := make(map[string]int) // normalised address → line number
+	enabled := 0
 	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, maxUsersFileLine)
 	n := 0
@@ -364,9 +368,20 @@ func parseUsers(r io.Reader) (*usersData, error) {
 		}
 		lines[key] = n
 		d.users[key] = u
-		d.scram1 = d.scram1 || u.scram1 != nil
-		d.scram2 = d.scram2 || u.scram256 != nil
-		d.nt = d.nt || u.nt != nil
+		// A mechanism is offered only if it works for every user: a
+		// client picks the strongest mechanism offered before it says who
+		// it is, and does not fall back when it fails (curl picks NTLM,
+		// for one). Disabled users do not count.
+		if u.disabled() {
+			continue
+		}
+		if enabled == 0 {
+			d.scram1, d.scram2, d.nt = true, true, true
+		}
+		enabled++
+		d.scram1 = d.scram1 && u.scram1 != nil
+		d.scram2 = d.scram2 && u.scram256 != nil
+		d.nt = d.nt && u.nt != nil
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {

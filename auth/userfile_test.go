@@ -239,9 +239,18 @@ func TestUsersFileMechanisms(t *testing.T) {
 		{"password only", "a::\nb:" + argon2Vector1, []string{auth.Plain, auth.Login}},
 		{"sha-256 keys", "a::scram-sha-256=" + scramField(t, auth.SCRAMSHA256, "x"),
 			[]string{auth.SCRAMSHA256Name, auth.Plain, auth.Login}},
-		{"both keys and nt", "a::scram-sha-1=" + scramField(t, auth.SCRAMSHA1, "x") +
-			"\nb::scram-sha-256=" + scramField(t, auth.SCRAMSHA256, "x") + ":nt=00112233445566778899aabbccddeeff",
+		{"every user has every secret", "a::scram-sha-1=" + scramField(t, auth.SCRAMSHA1, "x") +
+			":scram-sha-256=" + scramField(t, auth.SCRAMSHA256, "x") + ":nt=00112233445566778899aabbccddeeff" +
+			"\nb::scram-sha-256=" + scramField(t, auth.SCRAMSHA256, "x") + ":scram-sha-1=" + scramField(t, auth.SCRAMSHA1, "x") +
+			":nt=00112233445566778899aabbccddeeff",
 			[]string{auth.SCRAMSHA256Name, auth.SCRAMSHA1Name, auth.NTLM, auth.Plain, auth.Login}},
+		// A mechanism that would fail for one user is not offered: the
+		// client chooses before it names the user.
+		{"one user lacks keys and nt", "a::scram-sha-1=" + scramField(t, auth.SCRAMSHA1, "x") +
+			"\nb::scram-sha-256=" + scramField(t, auth.SCRAMSHA256, "x") + ":nt=00112233445566778899aabbccddeeff",
+			[]string{auth.Plain, auth.Login}},
+		{"disabled users do not count", "a::scram-sha-256=" + scramField(t, auth.SCRAMSHA256, "x") + "\nb:!",
+			[]string{auth.SCRAMSHA256Name, auth.Plain, auth.Login}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
