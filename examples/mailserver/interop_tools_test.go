@@ -162,7 +162,9 @@ func TestInteropFetchmail(t *testing.T) {
 			"poll localhost service %s protocol pop3 uidl\n  user %q password %q is %q here\n  %s sslcertck sslcertfile %q %s fetchall\n  mda \"/bin/sh -c 'cat >> %s'\"\n",
 			port, bob, bobPwd, "localuser", ssl, s.caFile(), k, mbox)), 0o600))
 	}
-	env := func() []string { return []string{"-f", rc, "--nodetach", "--nosyslog", "-i", filepath.Join(dir, "ids")} }
+	env := func() []string {
+		return []string{"-f", rc, "--nodetach", "--nosyslog", "-i", filepath.Join(dir, "ids")}
+	}
 
 	writeRC(s.port("pop3"), "sslproto tls1.2+", true) // STLS on the plain port
 	out, err := runTool(t, "", fetchmail, env()...)
