@@ -1,6 +1,7 @@
 package maildir_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -250,4 +251,28 @@ func TestPersistRename(t *testing.T) {
 	old := openMailbox(t, u, "Old INBOX")
 	moved := syncAll(t, old)
 	assert.Len(t, moved.Messages, len(before.uids))
+}
+
+// A mailbox renamed while other sessions have it (and its child) open and
+// watched stays usable through those sessions, under its new name.
+func TestRenameWhileOpen(t *testing.T) {
+	s := &maildir.Store{Root: t.TempDir(), PollInterval: 1}
+	t.Cleanup(func() { s.Close() })
+	u := openUser(t, s, "rita@example.org")
+	require.NoError(t, u.CreateMailbox(ctx, "Old/Child", nil))
+	parent := openMailbox(t, u, "Old")
+	child := openMailbox(t, u, "Old/Child")
+	uid := appendMsg(t, child, msg("child", "kept"))
+	for i := range 20 {
+		from, to := "Old", "New"
+		if i%2 == 1 {
+			from, to = to, from
+		}
+		require.NoError(t, u.RenameMailbox(ctx, from, to))
+		appendMsg(t, parent, msg("parent", fmt.Sprint(i)))
+		assert.Equal(t, msg("child", "kept"), readMsg(t, child, uid))
+	}
+	assert.Len(t, syncAll(t, parent).Messages, 20)
+	_, err := u.Status(ctx, "Old/Child")
+	assert.NoError(t, err)
 }

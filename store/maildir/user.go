@@ -1,6 +1,7 @@
 package maildir
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -310,6 +311,24 @@ func (h *user) RenameMailbox(ctx context.Context, oldName, newName string) error
 	if err := u.makeParentsLocked(newName); err != nil {
 		return err
 	}
+	// The loaded folders are locked (in the order copies and moves use)
+	// while their directories move, so that no operation or poller sees a
+	// folder whose directory is gone.
+	var loaded []*folder
+	for _, m := range moves {
+		if f := u.folders[m.oldName]; f != nil {
+			loaded = append(loaded, f)
+		}
+	}
+	slices.SortFunc(loaded, func(a, b *folder) int { return cmp.Compare(a.id, b.id) })
+	for _, f := range loaded {
+		f.mu.Lock()
+	}
+	defer func() {
+		for _, f := range loaded {
+			f.mu.Unlock()
+		}
+	}()
 	for i, m := range moves {
 		if err := fsys.Rename(filepath.Join(u.root, m.from), filepath.Join(u.root, m.to)); err != nil {
 			for j := i - 1; j >= 0; j-- {
@@ -318,20 +337,18 @@ func (h *user) RenameMailbox(ctx context.Context, oldName, newName string) error
 			return err
 		}
 	}
-	if err := fsys.SyncDir(u.root); err != nil {
-		return err
-	}
 	renamed := make(map[string]string, len(moves))
 	for _, m := range moves {
 		renamed[m.oldName] = m.newName
 		delete(u.folders, m.newName)
 		if f := u.folders[m.oldName]; f != nil {
 			delete(u.folders, m.oldName)
-			f.mu.Lock()
 			f.name, f.dir = m.newName, filepath.Join(u.root, m.to)
-			f.mu.Unlock()
 			u.folders[m.newName] = f
 		}
+	}
+	if err := fsys.SyncDir(u.root); err != nil {
+		return err
 	}
 	return u.renameSubscriptionsLocked(renamed)
 }
