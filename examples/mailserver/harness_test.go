@@ -119,9 +119,20 @@ const (
 // with an NT hash) besides the demo user.
 func startServer(t *testing.T, extra ...string) *mailServer {
 	t.Helper()
+	return startServerUsers(t, false, extra...)
+}
+
+// startServerUsers starts the server; with ntlmForAll every user has an NT
+// hash, so that NTLM is offered.
+func startServerUsers(t *testing.T, ntlmForAll bool, extra ...string) *mailServer {
+	t.Helper()
 	s := &mailServer{t: t, bin: serverBinary(t), data: t.TempDir(), ports: map[string]int{}, out: &syncBuffer{}}
 	s.adduser(alice, alicePwd, "-ntlm")
-	s.adduser(bob, bobPwd)
+	if ntlmForAll {
+		s.adduser(bob, bobPwd, "-ntlm")
+	} else {
+		s.adduser(bob, bobPwd)
+	}
 	ports := freePorts(t, len(listenerNames))
 	args := []string{"-data", s.data, "-log-level", "debug"}
 	for i, name := range listenerNames {

@@ -184,3 +184,24 @@ func TestInteropFetchmail(t *testing.T) {
 	assert.Len(t, subjects(string(got)), 3)
 	assert.Equal(t, "0", s.countIMAP(t, bob, bobPwd, "INBOX"), "nokeep deleted them at QUIT")
 }
+
+// TestInteropNTLM: curl's NTLM (the mechanism Outlook calls Secure Password
+// Authentication) against users created with adduser -ntlm, on all three
+// protocols; a wrong password is refused.
+func TestInteropNTLM(t *testing.T) {
+	curl := requireTool(t, "curl")
+	s := startServerUsers(t, true)
+	ca := s.caFile()
+	msgFile := filepath.Join(t.TempDir(), "msg.eml")
+	require.NoError(t, os.WriteFile(msgFile, []byte(message(alice, bob, "NTLM mail", "sent with NTLM")), 0o600))
+	ntlm := []string{"--login-options", "AUTH=NTLM"}
+	mustRun(t, "", curl, append([]string{"-sS", "--cacert", ca, "smtps://localhost:" + s.port("submissions"),
+		"--mail-from", alice, "--mail-rcpt", bob, "--upload-file", msgFile, "--user", alice + ":" + alicePwd}, ntlm...)...)
+	list := mustRun(t, "", curl, append([]string{"-sS", "--cacert", ca, "pop3s://localhost:" + s.port("pop3s") + "/", "--user", bob + ":" + bobPwd}, ntlm...)...)
+	assert.Len(t, lines(strings.TrimSpace(list)), 1)
+	fetched := mustRun(t, "", curl, append([]string{"-sS", "--cacert", ca, "imaps://localhost:" + s.port("imaps") + "/INBOX;UID=1", "--user", bob + ":" + bobPwd}, ntlm...)...)
+	assert.Contains(t, fetched, "sent with NTLM")
+	out, err := runTool(t, "", curl, append([]string{"-sS", "--cacert", ca, "imaps://localhost:" + s.port("imaps") + "/", "--user", bob + ":wrong"}, ntlm...)...)
+	assert.Error(t, err, out)
+	assert.Contains(t, s.out.String(), "mech=NTLM", "the logins used NTLM")
+}
