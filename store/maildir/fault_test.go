@@ -1,6 +1,7 @@
 package maildir_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -437,4 +438,43 @@ func TestPowerLoss(t *testing.T) {
 	require.NoError(t, u.Close())
 	require.NoError(t, s.Close())
 	t.Logf("%d images with a message moved in flight in both folders", duplicates)
+}
+
+// M1, power loss for a user and a mailbox created from nothing: the user's
+// directory, a new mailbox's directory and their cur/ must be durable
+// before a message in them is acknowledged.
+func TestPowerLossNewUserAndMailbox(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "mail")
+	require.NoError(t, os.Mkdir(root, 0o700))
+	model := newLossyModel(t, root)
+	ffs := &faultFS{}
+	s := &maildir.Store{Root: root, PollInterval: -1,
+		IsLocal: func(context.Context, string) (bool, error) { return true, nil }}
+	maildir.SetFS(s, &lossyFS{faultFS: ffs, m: model, t: t})
+	defer s.Close()
+	delivered := msg("delivered", "to a new user")
+	require.NoError(t, s.Submit(ctx, envelope("new@example.org"), strings.NewReader(delivered)))
+	u := openUser(t, s, "new@example.org")
+	require.NoError(t, u.CreateMailbox(ctx, "Projects/Fresh", nil))
+	mb := openMailbox(t, u, "Projects/Fresh")
+	appended := msg("appended", "to a new mailbox")
+	appendMsg(t, mb, appended)
+
+	img := filepath.Join(t.TempDir(), "image")
+	model.image(t, img)
+	rs := &maildir.Store{Root: img, PollInterval: -1}
+	defer rs.Close()
+	ru := openUser(t, rs, "new@example.org")
+	inbox := openMailbox(t, ru, "INBOX")
+	sd := syncAll(t, inbox)
+	if assert.Len(t, sd.Messages, 1, "delivered message after power loss") {
+		assert.Equal(t, delivered, readMsg(t, inbox, sd.Messages[0].UID))
+	}
+	fresh, err := ru.OpenMailbox(ctx, "Projects/Fresh")
+	require.NoError(t, err, "new mailbox after power loss")
+	defer fresh.Close()
+	sd = syncAll(t, fresh)
+	if assert.Len(t, sd.Messages, 1, "appended message after power loss") {
+		assert.Equal(t, appended, readMsg(t, fresh, sd.Messages[0].UID))
+	}
 }

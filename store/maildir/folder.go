@@ -120,10 +120,8 @@ func (f *folder) loadLocked() error {
 		}
 		return err
 	}
-	for _, d := range []string{"cur", "new", "tmp"} {
-		if err := fsys.Mkdir(f.path(d), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-			return quotaError(err)
-		}
+	if err := makeMaildirDirs(fsys, f.dir); err != nil {
+		return err
 	}
 	f.cleanupLocked()
 	if f.log != nil { // a load that failed half-way

@@ -55,10 +55,8 @@ func (f *folder) scanLocked(force, rebuild bool) (changed bool, err error) {
 			f.markGoneLocked()
 			return true, errGone
 		}
-		for _, d := range []string{"cur", "new", "tmp"} {
-			if err := fsys.Mkdir(f.path(d), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-				return false, err
-			}
+		if err := makeMaildirDirs(fsys, f.dir); err != nil {
+			return false, err
 		}
 		if stNew, err1 = fsys.Lstat(f.path("new")); err1 != nil {
 			return false, err1

@@ -178,11 +178,19 @@ func (s *Store) acquire(ctx context.Context, username string, create bool) (*use
 	case errors.Is(err, fs.ErrNotExist) && !create:
 		return nil, errNoUser
 	case errors.Is(err, fs.ErrNotExist):
-		if err := os.MkdirAll(s.Root, 0o700); err != nil {
-			return nil, err
+		if _, err := fsys.Lstat(s.Root); errors.Is(err, fs.ErrNotExist) {
+			if err := os.MkdirAll(s.Root, 0o700); err != nil {
+				return nil, err
+			}
+			fsys.SyncDir(filepath.Dir(s.Root))
 		}
 		if err := fsys.Mkdir(root, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, quotaError(err)
+		}
+		// The user's directory must outlive a power failure before any
+		// message in it is acknowledged.
+		if err := fsys.SyncDir(s.Root); err != nil {
+			return nil, err
 		}
 	case err != nil:
 		return nil, err
@@ -246,10 +254,8 @@ var specialFolders = []struct{ name, use string }{
 // open takes the process lock and prepares a user seen for the first time.
 func (u *userState) open() error {
 	fsys := u.s.fsys()
-	for _, d := range []string{"cur", "new", "tmp"} {
-		if err := fsys.Mkdir(filepath.Join(u.root, d), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-			return quotaError(err)
-		}
+	if err := makeMaildirDirs(fsys, u.root); err != nil {
+		return err
 	}
 	lf, err := lockFile(filepath.Join(u.root, userLockFile))
 	if err != nil {
@@ -383,11 +389,6 @@ func (u *userState) makeFolderDir(dir, use string) error {
 		}
 		return quotaError(err)
 	}
-	for _, d := range []string{"cur", "new", "tmp"} {
-		if err := fsys.Mkdir(filepath.Join(path, d), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-			return quotaError(err)
-		}
-	}
 	mf, err := fsys.OpenFile(filepath.Join(path, maildirFolderFile), os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return quotaError(err)
@@ -398,7 +399,28 @@ func (u *userState) makeFolderDir(dir, use string) error {
 			return err
 		}
 	}
+	if err := makeMaildirDirs(fsys, path); err != nil {
+		return err
+	}
 	return fsys.SyncDir(u.root)
+}
+
+// makeMaildirDirs creates the cur/, new/ and tmp/ that dir lacks and, if it
+// created any, fsyncs dir, so that they survive a power failure with the
+// messages later put in them.
+func makeMaildirDirs(fsys fileSystem, dir string) error {
+	created := false
+	for _, d := range []string{"cur", "new", "tmp"} {
+		err := fsys.Mkdir(filepath.Join(dir, d), 0o700)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return quotaError(err)
+		}
+		created = created || err == nil
+	}
+	if created {
+		return fsys.SyncDir(dir)
+	}
+	return nil
 }
 
 // OpenUser implements imap4.Backend: it opens (creating if needed) the
