@@ -1,0 +1,17 @@
+// Package mailtest is the machinery shared by the public test-server
+// packages pop3/pop3test, imap4/imap4test and submission/submissiontest:
+//
+//   - [Directory], an in-memory user directory with known passwords that
+//     serves every SASL mechanism the auth package offers, and [UsersOf],
+//     which ties one Directory to each memstore.Store so that servers sharing
+//     a store share its users;
+//   - [Harness], which listens on 127.0.0.1:0, runs a protocol server's
+//     Serve and ServeTLS, writes the server's logs to the test log, and closes
+//     everything at cleanup;
+//   - [Conn], the core of the scripted clients: line, dot-terminated, SMTP
+//     reply and IMAP literal reading with a deadline per read, and failure
+//     messages that carry the recent transcript.
+//
+// The public packages wrap these with documented, protocol-specific APIs;
+// nothing here is part of mailfront's public API.
+package mailtest
