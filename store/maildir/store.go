@@ -47,10 +47,13 @@ type Store struct {
 	PollInterval time.Duration
 
 	// IsLocal reports whether a recipient address belongs to a local user
-	// who should get mail even though no directory exists for it yet (the
-	// example server passes its users file). Nil: a recipient is local
-	// when its directory exists under Root. A recipient is local when
-	// either says so.
+	// who should get mail even though no directory exists for it yet; with
+	// an auth.UsersFile:
+	//
+	//	IsLocal: func(ctx context.Context, a string) (bool, error) { return users.HasUser(a), nil },
+	//
+	// Nil: a recipient is local when its directory exists under Root. A
+	// recipient is local when either says so.
 	IsLocal func(ctx context.Context, address string) (bool, error)
 
 	// Relay takes messages for recipients that are not local. Nil: such
