@@ -53,8 +53,10 @@
 // What a test server changes from a production configuration, all of it
 // overridable through Server.Server between NewUnstartedServer and
 // Server.Start: failed logins are neither delayed nor locked out, so tests
-// of failures stay fast; the host name is "localhost"; the server's logs go
-// to the test log from level Warn (Server.LogLevel).
+// of failures stay fast; connections per client address are not limited,
+// since every client of a test comes from 127.0.0.1; the host name is
+// "localhost"; the server's logs go to the test log from level Warn
+// (Server.LogLevel).
 //
 // # Sharing a store
 //

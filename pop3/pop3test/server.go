@@ -39,8 +39,10 @@ type Server struct {
 	// value: Backend (Store), Authenticator (the users of Store, see
 	// AddUser), TLSConfig (the self-signed certificate, unless PlainText),
 	// Throttle (one that neither delays nor locks out failed logins, so that
-	// tests of failures stay fast), Hostname ("localhost") and Logger (the
-	// test log, see LogLevel). Its fields must not change after Start.
+	// tests of failures stay fast), MaxConnsPerAddr (unlimited, since every
+	// client of a test comes from 127.0.0.1), Hostname ("localhost") and
+	// Logger (the test log, see LogLevel). Its fields must not change after
+	// Start.
 	Server *pop3.Server
 
 	// Store holds the mail. NewUnstartedServer sets a new store in which
@@ -121,6 +123,9 @@ func (s *Server) Start() {
 	}
 	if srv.Throttle == nil {
 		srv.Throttle = &auth.Throttle{FailureDelay: -1, MaxFailuresPerAddr: -1, MaxFailuresPerUser: -1, Lockout: -1}
+	}
+	if srv.MaxConnsPerAddr == 0 {
+		srv.MaxConnsPerAddr = -1
 	}
 	if srv.Hostname == "" {
 		srv.Hostname = "localhost"
