@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/mailfront/mailfront"
@@ -70,6 +71,33 @@ type command struct {
 	d    *imapwire.Decoder
 }
 
+// Response buffers: a session between commands keeps at most
+// maxIdleBuffer; larger buffers go back to a pool shared by sessions.
+const (
+	maxIdleBuffer   = 4 << 10
+	pooledBufferCap = 64 << 10
+)
+
+var bufferPool = sync.Pool{New: func() any { b := make([]byte, 0, pooledBufferCap); return &b }}
+
+// takeBuffer gives the encoder a large buffer for a command.
+func (c *conn) takeBuffer() {
+	if cap(c.enc.Buf) < maxIdleBuffer {
+		// Keep what pipelined commands left to be flushed.
+		c.enc.Buf = append((*bufferPool.Get().(*[]byte))[:0], c.enc.Buf...)
+	}
+}
+
+// releaseBuffer returns a large, flushed buffer to the pool.
+func (c *conn) releaseBuffer() {
+	if b := c.enc.Buf; cap(b) > maxIdleBuffer && len(b) == 0 {
+		if cap(b) <= pooledBufferCap {
+			bufferPool.Put(&b)
+		}
+		c.enc.Buf = nil
+	}
+}
+
 // connWriter writes responses through the connection's buffered writer,
 // refreshing the write deadline for each chunk, so that a large response
 // bounds each stall of a client that stops reading.
@@ -101,6 +129,7 @@ func (h *handler) handle(nc *netsrv.Conn) {
 				c.nc.SetCloseReason(mailfront.ReadError)
 				return
 			}
+			c.releaseBuffer()
 		}
 		line, err := c.nc.ReadCommand(c.s.maxLineLength(), c.timeout())
 		if err != nil {
@@ -167,6 +196,7 @@ func (c *conn) bye(reason mailfront.CloseReason, text string) {
 
 // execute runs one command whose first line is line.
 func (c *conn) execute(line []byte) {
+	c.takeBuffer()
 	d := &c.dec
 	d.Reset(line, c)
 	c.secret = false

@@ -198,3 +198,21 @@ func TestM6ManySessions(t *testing.T) {
 		assert.True(t, slices.Equal(want, uids))
 	}
 }
+
+// TestPipelining: commands sent together are answered in order, in one
+// flush.
+func TestPipelining(t *testing.T) {
+	e := newEnv(t)
+	e.b.deliver("alice", "INBOX", msg("one", "x"))
+	c := e.dial()
+	c.write("a LOGIN alice secret\r\nb SELECT INBOX\r\nc FETCH 1 (UID)\r\nd NOOP\r\ne LOGOUT\r\n")
+	out := c.until("e")
+	var tags []string
+	for _, l := range out {
+		if !strings.HasPrefix(l, "* ") {
+			tags = append(tags, l[:1])
+		}
+	}
+	assert.Equal(t, []string{"a", "b", "c", "d", "e"}, tags)
+	assert.Contains(t, out, "* 1 FETCH (UID 1)")
+}
