@@ -245,3 +245,35 @@ func TestHandshakeTLS(t *testing.T) {
 		assert.Contains(t, f.Failures()[0], "no client TLS configuration")
 	})
 }
+
+// FuzzReplies feeds arbitrary server output to the readers: they return
+// or fail the test, never panic or hang.
+func FuzzReplies(f *testing.F) {
+	f.Add([]byte("250-a\r\n250 b\r\n"))
+	f.Add([]byte("* 1 FETCH (BODY[] {3}\r\nabc)\r\na1 OK\r\n"))
+	f.Add([]byte("+OK\r\n..x\r\n.\r\n"))
+	f.Add([]byte("{5}\r\n{2}\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		readers := []func(c *mailtest.Conn){
+			func(c *mailtest.Conn) { c.ReadSMTPReply("r") },
+			func(c *mailtest.Conn) { c.ReadIMAPLine("r") },
+			func(c *mailtest.Conn) { c.ReadDotLines("r") },
+		}
+		for _, read := range readers {
+			client, server := testutil.Pipe(testutil.Addr("c:1"), testutil.Addr("s:2"))
+			go func() {
+				server.Write(data)
+				server.Close()
+			}()
+			tb := mailtest.NewFakeTB()
+			c := mailtest.NewConn(tb, "xtest", client, nil)
+			tb.Run(func(testing.TB) {
+				for { // until the data runs out and the read fails
+					read(c)
+				}
+			})
+			tb.Finish()
+			require.NotEmpty(t, tb.Failures())
+		}
+	})
+}
