@@ -187,9 +187,22 @@ func (c *SelfSignedCert) CAPool() *x509.CertPool {
 
 // ClientConfig returns a client configuration that trusts the CA and nothing
 // else, like httptest.Server.Client: tests and tools use it to dial a server
-// using the certificate. Every call returns a new configuration.
+// using the certificate. ServerName is the certificate's first name, so a
+// client dialling by IP address or one that names no server still verifies;
+// set it to check another name. Every call returns a new configuration.
 func (c *SelfSignedCert) ClientConfig() *tls.Config {
-	return &tls.Config{RootCAs: c.CAPool(), MinVersion: MinVersion}
+	cfg := &tls.Config{RootCAs: c.CAPool(), MinVersion: MinVersion}
+	// A client that names no server (net/smtp's Client.StartTLS with this
+	// config, for one) would refuse to verify; default to the first name.
+	if leaf := c.Certificate.Leaf; leaf != nil {
+		switch {
+		case len(leaf.DNSNames) > 0:
+			cfg.ServerName = leaf.DNSNames[0]
+		case len(leaf.IPAddresses) > 0:
+			cfg.ServerName = leaf.IPAddresses[0].String()
+		}
+	}
+	return cfg
 }
 
 // WriteFiles writes ca.pem, cert.pem and key.pem (see [CAFile]) into dir,
