@@ -1,12 +1,14 @@
 package imap4_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mailfront/mailfront/auth"
 	"github.com/mailfront/mailfront/imap4"
 )
 
@@ -331,4 +333,86 @@ func TestI6StateAndGrammar(t *testing.T) {
 	c.send("NOT DONE")
 	c.expect("i BAD Expected DONE; IDLE ended")
 	c.ok("NOOP")
+}
+
+// TestI3NestingAtServer: deep nesting within the line limit is BAD at the
+// depth limit; the session goes on.
+func TestI3NestingAtServer(t *testing.T) {
+	e := newEnv(t)
+	e.b.deliver("alice", "INBOX", msg("m", "x"))
+	c := e.selectInbox()
+	for _, q := range []string{
+		strings.Repeat("(", 30000) + "ALL" + strings.Repeat(")", 30000),
+		strings.Repeat("NOT ", 15000) + "ALL",
+		strings.Repeat("OR ALL ", 9000) + "ALL",
+	} {
+		assert.Equal(t, "BAD Command too deeply nested", tagged(c.do("SEARCH "+q)))
+	}
+	assert.Regexp(t, "^BAD ", tagged(c.do("STORE 1 +FLAGS "+strings.Repeat("(", 1000))))
+	assert.Regexp(t, "^BAD ", tagged(c.do("FETCH 1 "+strings.Repeat("(", 1000))))
+	assert.Regexp(t, "^BAD ", tagged(c.do("APPEND INBOX "+strings.Repeat("(", 1000)+" {1+}\r\nx")))
+	assert.Equal(t, []string{"* SEARCH 1"}, untagged(c.ok("SEARCH "+strings.Repeat("NOT ", 98)+"ALL")))
+}
+
+// TestI11UIDValidityChange: if the selected mailbox's UIDVALIDITY changes
+// under a session, the session ends rather than show wrong UIDs.
+func TestI11UIDValidityChange(t *testing.T) {
+	e := newEnv(t)
+	e.b.deliver("alice", "INBOX", msg("m", "x"))
+	c := e.selectInbox()
+	e.b.mu.Lock()
+	bx := e.b.users["alice"].boxes["INBOX"]
+	bx.uidValidity++
+	bx.notify()
+	e.b.mu.Unlock()
+	c.send("a NOOP")
+	c.expect("* BYE Mailbox UIDVALIDITY changed; please reconnect")
+	assert.Error(t, c.readErr())
+
+	// DELETE and CREATE again: a new UIDVALIDITY.
+	c = e.login("alice")
+	c.ok("CREATE Box")
+	v1 := c.ok("STATUS Box (UIDVALIDITY)")[0]
+	c.ok("DELETE Box")
+	c.ok("CREATE Box")
+	assert.NotEqual(t, v1, c.ok("STATUS Box (UIDVALIDITY)")[0])
+}
+
+func TestFetchUnknownCTE(t *testing.T) {
+	e := newEnv(t)
+	e.b.deliver("alice", "INBOX", "Subject: x\r\nContent-Transfer-Encoding: x-weird\r\n\r\nbody\r\n")
+	e.b.deliver("alice", "INBOX", msg("fine", "y"))
+	c := e.selectInbox()
+	out := c.do("FETCH 1:2 BINARY.PEEK[1]")
+	assert.Equal(t, "NO [UNKNOWN-CTE] Unknown Content-Transfer-Encoding", tagged(out))
+	assert.Contains(t, out, "* 2 FETCH (BINARY[1] ~{3}\r\ny\r\n)")
+	c.ok("FETCH 1 BODY.PEEK[1]") // BODY[] is fine
+}
+
+// TestOptionalThroughWrapper: optional interfaces are found through an
+// Unwrap() chain.
+func TestOptionalThroughWrapper(t *testing.T) {
+	e := newEnv(t, func(s *imap4.Server) { s.Backend = wrappingBackend{s.Backend.(*fakeBackend)} })
+	e.b.optional = true
+	e.b.deliver("alice", "INBOX", msg("wrapped", "x"))
+	c := e.selectInbox()
+	c.ok("SEARCH SUBJECT wrapped")
+	assert.Equal(t, 1, e.b.searches)
+}
+
+type wrappingBackend struct{ b *fakeBackend }
+
+func (w wrappingBackend) OpenUser(ctx context.Context, id auth.Identity) (imap4.User, error) {
+	u, err := w.b.OpenUser(ctx, id)
+	return wrappingUser{u}, err
+}
+
+type wrappingUser struct{ imap4.User }
+
+func (u wrappingUser) OpenMailbox(ctx context.Context, name string) (imap4.Mailbox, error) {
+	mb, err := u.User.OpenMailbox(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return wrapped{mb}, nil
 }
