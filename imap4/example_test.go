@@ -39,7 +39,7 @@ func ExampleServer() {
 		TLSConfig:     &tls.Config{Certificates: []tls.Certificate{cert.Certificate}},
 	}
 	go func() { log.Println(srv.ListenAndServeTLS()) }() // :993
-	log.Println(srv.ListenAndServe())                     // :143
+	log.Println(srv.ListenAndServe())                    // :143
 }
 
 // ExampleServer_Shutdown stops a server gracefully on SIGINT: sessions at
@@ -84,11 +84,13 @@ func (oneUser) ListMailboxes(context.Context) ([]imap4.MailboxInfo, error) {
 func (oneUser) Status(ctx context.Context, name string) (imap4.MailboxStatus, error) {
 	return oneStatus, nil
 }
-func (oneUser) CreateMailbox(context.Context, string, *imap4.CreateOptions) error { return imap4.ErrCannot }
-func (oneUser) DeleteMailbox(context.Context, string) error                       { return imap4.ErrCannot }
-func (oneUser) RenameMailbox(context.Context, string, string) error               { return imap4.ErrCannot }
-func (oneUser) SetSubscribed(context.Context, string, bool) error                 { return nil }
-func (oneUser) Close() error                                                      { return nil }
+func (oneUser) CreateMailbox(context.Context, string, *imap4.CreateOptions) error {
+	return imap4.ErrCannot
+}
+func (oneUser) DeleteMailbox(context.Context, string) error         { return imap4.ErrCannot }
+func (oneUser) RenameMailbox(context.Context, string, string) error { return imap4.ErrCannot }
+func (oneUser) SetSubscribed(context.Context, string, bool) error   { return nil }
+func (oneUser) Close() error                                        { return nil }
 func (oneUser) OpenMailbox(ctx context.Context, name string) (imap4.Mailbox, error) {
 	if name != "INBOX" {
 		return nil, imap4.ErrNoSuchMailbox
@@ -124,7 +126,9 @@ func (oneBox) Append(context.Context, io.Reader, *imap4.AppendOptions) (imap4.Ap
 func (oneBox) SetFlags(context.Context, []imap4.UID, imap4.StoreOp, []string, *imap4.StoreOptions) (*imap4.StoreResult, error) {
 	return nil, imap4.ErrReadOnly
 }
-func (oneBox) Expunge(context.Context, []imap4.UID) ([]imap4.UID, error) { return nil, imap4.ErrReadOnly }
+func (oneBox) Expunge(context.Context, []imap4.UID) ([]imap4.UID, error) {
+	return nil, imap4.ErrReadOnly
+}
 func (oneBox) CopyTo(context.Context, []imap4.UID, string) (*imap4.CopyResult, error) {
 	return nil, imap4.ErrCannot
 }
