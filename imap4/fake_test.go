@@ -383,12 +383,11 @@ func (m *fakeMailbox) Sync(ctx context.Context, since imap4.ModSeq) (*imap4.Sync
 func (m *fakeMailbox) Watch() <-chan struct{} { return m.watch }
 
 func (m *fakeMailbox) find(uid imap4.UID) *fakeMsg {
-	for _, msg := range m.box.msgs {
-		if msg.uid == uid {
-			return msg
-		}
+	i, ok := slices.BinarySearchFunc(m.box.msgs, uid, func(msg *fakeMsg, uid imap4.UID) int { return int(msg.uid) - int(uid) })
+	if !ok {
+		return nil
 	}
-	return nil
+	return m.box.msgs[i]
 }
 
 type fakeMessage struct{ *bytes.Reader }

@@ -203,3 +203,14 @@ func TestFetchExpungedMessage(t *testing.T) {
 	}
 	assert.Equal(t, []string{"* 1 EXPUNGE", "t4 OK NOOP completed"}, c.do("NOOP"))
 }
+
+func TestEmptyMailbox(t *testing.T) {
+	e := newEnv(t)
+	c := e.selectInbox()
+	assert.Empty(t, untagged(c.ok("FETCH 1:* (FLAGS)")))
+	assert.Empty(t, untagged(c.ok("UID FETCH 1:* (FLAGS)")))
+	assert.Equal(t, []string{"* SEARCH"}, untagged(c.ok("SEARCH 1:*")))
+	assert.Regexp(t, "^BAD ", tagged(c.do("FETCH 1 (FLAGS)")))
+	c.ok("STORE 1:* +FLAGS (\\Seen)")
+	c.ok("COPY 1:* INBOX")
+}

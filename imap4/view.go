@@ -284,6 +284,9 @@ func (s *selected) resolve(set imapwire.SeqSet, uid bool) ([]span, error) {
 		return out, nil
 	}
 	n := uint32(len(s.uids))
+	if n == 0 && set.HasStar() {
+		return nil, nil // "1:*" in an empty mailbox: nothing, not an error
+	}
 	if set.MaxNumber() > n {
 		return nil, bad("", "Invalid sequence number: the mailbox has "+itoa(uint64(n))+" messages")
 	}
