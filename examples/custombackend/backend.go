@@ -26,7 +26,7 @@ import (
 //   - a folder's ID is its UIDVALIDITY, and a record's ID its UID;
 //   - revisions are modification sequences (CONDSTORE): Folder.Rev is the
 //     HIGHESTMODSEQ and Record.Rev a message's MODSEQ;
-//   - expunges are the gaps in the record IDs (see [mailbox.Sync]);
+//   - expunges are the gaps in the record IDs (see mailbox.Sync);
 //   - [HostStore.Listen] drives the change feed ([imap4.Mailbox.Watch]);
 //   - POP3 serves the INBOX folder, locked in memory for one session per
 //     user.
@@ -389,7 +389,8 @@ func (m *mailbox) SetFlags(ctx context.Context, uids []imap4.UID, op imap4.Store
 			r, err = m.b.store.SetFlags(ctx, m.id, r.ID, newFlags, r.Rev)
 			if errors.Is(err, ErrConflict) {
 				continue // another session changed it first
-			} else if err == nil {
+			}
+			if err == nil {
 				res.Updated = append(res.Updated, meta(r))
 			} else if !errors.Is(err, ErrNoRecord) {
 				return nil, mapErr(err)
@@ -485,38 +486,33 @@ func (m *mailbox) CopyTo(ctx context.Context, uids []imap4.UID, dest string) (*i
 }
 
 func (m *mailbox) Close() error {
-	m.b.watchers.unsubscribe(m.id, m.watch)
+	m.b.watchers.unsubscribe(m.watch)
 	return nil
 }
 
-// A broadcaster keeps the Watch channels of the open mailboxes, by folder
-// ID, and signals them when their folder changes.
+// A broadcaster keeps the Watch channels of the open mailboxes and
+// signals those of a folder when it changes. It looks at every channel for
+// each change: simple, and cheap enough for thousands of sessions.
 type broadcaster struct {
 	mu   sync.Mutex
-	subs map[int64]map[chan struct{}]bool
+	subs map[chan struct{}]int64 // Watch channel → folder ID
 }
 
 func (b *broadcaster) subscribe(folderID int64) chan struct{} {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.subs == nil {
-		b.subs = make(map[int64]map[chan struct{}]bool)
-	}
-	if b.subs[folderID] == nil {
-		b.subs[folderID] = make(map[chan struct{}]bool)
+		b.subs = make(map[chan struct{}]int64)
 	}
 	ch := make(chan struct{}, 1)
-	b.subs[folderID][ch] = true
+	b.subs[ch] = folderID
 	return ch
 }
 
-func (b *broadcaster) unsubscribe(folderID int64, ch chan struct{}) {
+func (b *broadcaster) unsubscribe(ch chan struct{}) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	delete(b.subs[folderID], ch)
-	if len(b.subs[folderID]) == 0 {
-		delete(b.subs, folderID)
-	}
+	delete(b.subs, ch)
 	close(ch)
 }
 
@@ -524,10 +520,12 @@ func (b *broadcaster) unsubscribe(folderID int64, ch chan struct{}) {
 func (b *broadcaster) signal(folderID int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for ch := range b.subs[folderID] {
-		select {
-		case ch <- struct{}{}:
-		default:
+	for ch, id := range b.subs {
+		if id == folderID {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
