@@ -81,7 +81,7 @@ func TestAuthenticateSASLIR(t *testing.T) {
 	e := newEnv(t)
 	c := e.dial()
 	out := c.do("AUTHENTICATE PLAIN " + b64("\x00alice\x00secret"))
-	assert.Regexp(t, `^OK \[CAPABILITY IMAP4rev1 IMAP4rev2 SASL-IR .*\] Logged in$`, tagged(out))
+	assert.Regexp(t, `^OK \[CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL\+ SASL-IR .*\] Logged in$`, tagged(out))
 	c.ok("SELECT INBOX")
 
 	c = e.dial()

@@ -8,7 +8,7 @@ import (
 
 // extensions are the capabilities advertised in every state, after the
 // IMAP versions and the login-related ones.
-const extensions = "SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN " +
+const extensions = "SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN " +
 	"LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE ESEARCH SEARCHRES STATUS=SIZE " +
 	"BINARY UTF8=ACCEPT CONDSTORE QRESYNC MULTIAPPEND"
 
@@ -30,6 +30,11 @@ func (c *conn) capabilities() string {
 			b.WriteString(" AUTH=")
 			b.WriteString(m)
 		}
+	}
+	if c.s.DisableLiteralPlus {
+		b.WriteString(" LITERAL-")
+	} else {
+		b.WriteString(" LITERAL+")
 	}
 	b.WriteByte(' ')
 	b.WriteString(extensions)

@@ -71,6 +71,10 @@ type command struct {
 	d    *imapwire.Decoder
 }
 
+// maxLiteralMinus is the largest non-synchronizing literal under
+// LITERAL- (RFC 7888 §4).
+const maxLiteralMinus = 4096
+
 // Response buffers: a session between commands keeps at most
 // maxIdleBuffer; larger buffers go back to a pool shared by sessions.
 const (
@@ -359,6 +363,10 @@ func (c *conn) continueRequest() error {
 // checkLiteral applies per-state literal limits before the client is asked
 // for the literal.
 func (c *conn) checkLiteral(l imapwire.Literal) error {
+	if l.NonSync && c.s.DisableLiteralPlus && l.Size > maxLiteralMinus {
+		c.log(slog.LevelDebug, "non-synchronizing literal over the LITERAL- limit", slog.Int64("size", l.Size))
+		return bad(string(CodeTooBig), "Non-synchronizing literals are limited to 4096 octets (LITERAL-)")
+	}
 	if l.Message {
 		if max := c.s.appendLimit(); max > 0 && l.Size > max {
 			c.log(slog.LevelDebug, "APPEND over APPENDLIMIT refused", slog.Int64("size", l.Size))

@@ -167,6 +167,13 @@ type Server struct {
 	// negative: 64 MiB.
 	MaxCommandSize int
 
+	// DisableLiteralPlus advertises LITERAL- instead of LITERAL+ (RFC
+	// 7888): non-synchronizing literals are then limited to 4096 octets,
+	// and a larger one is answered "BAD [TOOBIG]" with its bytes discarded
+	// (or the connection closed). Default false: LITERAL+, with every
+	// literal still bounded by MaxCommandSize or AppendLimit.
+	DisableLiteralPlus bool
+
 	// AppendLimit is the largest message APPEND accepts, in octets,
 	// advertised as APPENDLIMIT (RFC 7889) and checked before the client
 	// is told to send the message. A backend may refuse smaller messages

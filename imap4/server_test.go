@@ -92,6 +92,39 @@ func TestZeroValueServer(t *testing.T) {
 	assert.Zero(t, e.dir.calls, "credentials are not checked before TLS (X4)")
 }
 
+// TestX4CleartextRefused: before TLS, LOGIN and AUTHENTICATE PLAIN are
+// refused with PRIVACYREQUIRED and the credentials are never checked.
+func TestX4CleartextRefused(t *testing.T) {
+	e := newEnv(t, withTLS)
+	c := e.dial()
+	assert.Contains(t, c.do("CAPABILITY")[0], "LOGINDISABLED")
+	assert.Equal(t, "NO [PRIVACYREQUIRED] Use STARTTLS or the TLS port before logging in", tagged(c.do("LOGIN alice secret")))
+	assert.Equal(t, "NO [PRIVACYREQUIRED] Use STARTTLS or the TLS port before logging in", tagged(c.do("AUTHENTICATE PLAIN "+b64("\x00alice\x00secret"))))
+	assert.Equal(t, "NO [PRIVACYREQUIRED] Use STARTTLS or the TLS port before logging in", tagged(c.do("AUTHENTICATE LOGIN")))
+	assert.Zero(t, e.dir.calls)
+	c.ok("STARTTLS")
+	c.startTLS()
+	c.ok("LOGIN alice secret")
+}
+
+func TestLiteralMinus(t *testing.T) {
+	e := newEnv(t, func(s *imap4.Server) { s.DisableLiteralPlus = true })
+	c := e.login("alice")
+	caps := c.do("CAPABILITY")[0]
+	assert.Contains(t, strings.Fields(caps), "LITERAL-")
+	assert.NotContains(t, strings.Fields(caps), "LITERAL+")
+	c.ok("APPEND INBOX {4096+}\r\n" + strings.Repeat("x", 4096))
+	c.write("a APPEND INBOX {5000+}\r\n" + strings.Repeat("b NOOP\r\n", 625) + "\r\n")
+	c.expect("a BAD [TOOBIG] Non-synchronizing literals are limited to 4096 octets (LITERAL-)")
+	c.ok("SELECT INBOX")
+	c.ok("CHECK")
+	assert.Len(t, e.b.users["alice"].boxes["INBOX"].msgs, 1)
+	c.send("c APPEND INBOX {5000}")
+	c.expect("+ Ready for literal data")
+	c.write(strings.Repeat("y", 5000) + "\r\n")
+	c.expect("* 2 EXISTS", `~c OK \[APPENDUID \d+ 2\] APPEND completed`)
+}
+
 func TestShutdownAndErrServerClosed(t *testing.T) {
 	e := newEnv(t)
 	c := e.login("alice")
@@ -110,7 +143,7 @@ func TestGreetingAndCapability(t *testing.T) {
 	require.NoError(t, err)
 	defer nc.Close()
 	c := newClient(t, nc)
-	c.expect(`~\* OK \[CAPABILITY IMAP4rev1 IMAP4rev2 AUTH=PLAIN AUTH=LOGIN SASL-IR LITERAL\+ .* APPENDLIMIT=36700160\] imap\.test IMAP4rev2 server ready \(conn [0-9a-f]+-\d+\)`)
+	c.expect(`~\* OK \[CAPABILITY IMAP4rev1 IMAP4rev2 AUTH=PLAIN AUTH=LOGIN LITERAL\+ SASL-IR .* APPENDLIMIT=36700160\] imap\.test IMAP4rev2 server ready \(conn [0-9a-f]+-\d+\)`)
 	out := c.do("CAPABILITY")
 	require.Len(t, out, 2)
 	for _, capability := range []string{"IDLE", "UIDPLUS", "MOVE", "NAMESPACE", "ID", "ENABLE", "LITERAL+", "SASL-IR", "SPECIAL-USE",
