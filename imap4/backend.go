@@ -27,9 +27,11 @@ import (
 //     ENVELOPE, BODYSTRUCTURE and section fetches do not re-read and
 //     re-parse the message. Without it, the frontend parses on each use
 //     (and caches within the session).
-//   - [Searcher]: evaluates SEARCH criteria with an index. Without it, the
-//     frontend evaluates everything itself, reading messages for text
-//     criteria.
+//   - [Searcher]: answers the text criteria of SEARCH (HEADER, FROM, TO,
+//     CC, BCC, SUBJECT, BODY, TEXT) with an index, one [SearchQuery] at a
+//     time; the frontend evaluates the rest (flags, dates, sizes, sets,
+//     NOT/OR) from its view. Without it, or for a query it declines with
+//     [ErrCannot], the frontend reads the messages and matches them itself.
 type Backend interface {
 	// OpenUser opens the mail store of an authenticated user. It is called
 	// once per session, after login; the server calls User.Close when the
@@ -207,7 +209,9 @@ const (
 type StoreOptions struct {
 	// UnchangedSince, when non-zero, applies the change only to messages
 	// whose ModSeq is not greater (RFC 7162 UNCHANGEDSINCE); the others
-	// are reported in StoreResult.Modified.
+	// are reported in StoreResult.Modified. The frontend answers
+	// UNCHANGEDSINCE 0 (which always fails) itself and never passes 0 in
+	// a non-nil StoreOptions.
 	UnchangedSince ModSeq
 }
 
