@@ -11,7 +11,8 @@ import (
 )
 
 // cmdAppend runs APPEND, with MULTIAPPEND (RFC 3502), literal8 message
-// data (RFC 3516 §4.4) and APPENDUID (RFC 4315). The target mailbox is
+// data (RFC 3516 §4.4), UTF8 (literal8) data (RFC 6855) and APPENDUID
+// (RFC 4315). The target mailbox is
 // opened, and the message size checked against APPENDLIMIT, before the
 // client is asked for the message, so TRYCREATE and TOOBIG come before any
 // data is sent.
@@ -60,8 +61,20 @@ func (c *conn) cmdAppend(cmd *command) error {
 		if err != nil {
 			break
 		}
+		// RFC 6855 §4: "UTF8 (" literal8 ")" carries a message with UTF-8
+		// headers from a client that enabled UTF8=ACCEPT.
+		utf8Data := c.utf8 && d.PeekString("UTF8 (")
+		if utf8Data {
+			d.Keyword()
+			d.SP()
+			d.Expect('(')
+		}
 		lit := d.MessageLiteral()
 		if d.Err() != nil {
+			break
+		}
+		if utf8Data && !lit.Binary {
+			d.Failf("UTF8 needs a literal8")
 			break
 		}
 		var body io.Reader = lit
@@ -71,6 +84,9 @@ func (c *conn) cmdAppend(cmd *command) error {
 		var res AppendResult
 		res, err = mb.Append(c.nc.Ctx, body, &AppendOptions{Flags: flags, InternalDate: date})
 		d.EndLiteral()
+		if utf8Data {
+			d.Expect(')')
+		}
 		if err == nil && d.Err() != nil {
 			err = d.Err()
 		}

@@ -416,3 +416,17 @@ func (u wrappingUser) OpenMailbox(ctx context.Context, name string) (imap4.Mailb
 	}
 	return wrapped{mb}, nil
 }
+
+// TestAppendUTF8: after ENABLE UTF8=ACCEPT, APPEND takes UTF8 (literal8).
+func TestAppendUTF8(t *testing.T) {
+	e := newEnv(t)
+	c := e.login("alice")
+	c.ok("ENABLE UTF8=ACCEPT")
+	body := "Subject: Grüße\r\n\r\nx\r\n"
+	c.write("a APPEND INBOX UTF8 (~{" + itoaT(len(body)) + "+}\r\n" + body + ")\r\n")
+	out := c.until("a")
+	assert.Regexp(t, `^a OK \[APPENDUID \d+ 1\]`, out[len(out)-1])
+	assert.Equal(t, body, string(e.b.users["alice"].boxes["INBOX"].msgs[0].body))
+	c.ok("SELECT INBOX")
+	assert.Equal(t, `* 1 FETCH (ENVELOPE (NIL "Grüße" NIL NIL NIL NIL NIL NIL NIL NIL))`, c.ok("FETCH 1 ENVELOPE")[0], "UTF-8 quoted for UTF8=ACCEPT")
+}
