@@ -138,7 +138,7 @@ func moveMapping(e *env, _ imap4.Backend) {
 	e.checkCopied(src, dst, res, metas, contents)
 	assert.Equal(e.t, []imap4.UID{uids[1]}, metaUIDs(e.sync(src, 0).Messages), "messages left in the source")
 	e.waitWatch(other.Watch(), "MoveTo out of the mailbox by another session")
-	assert.Equal(e.t, []imap4.UID{uids[0], uids[2]}, e.sync(other, since).Expunged, "expunges seen by another session after MoveTo")
+	e.assertExpunged(other, e.sync(other, since).Expunged, []imap4.UID{uids[0], uids[2]}, "expunges seen by another session after MoveTo")
 	_, err = src.Open(e.ctx, uids[0])
 	errorIs(e.t, err, imap4.ErrNoSuchMessage, "Open of a moved UID in the source")
 }

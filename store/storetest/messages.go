@@ -287,7 +287,7 @@ func modseqExpunge(e *env, _ imap4.Backend) {
 	after := e.status(mb).HighestModSeq
 	assert.Greater(e.t, after, before, "HIGHESTMODSEQ after an expunge")
 	d := e.sync(mb, before)
-	assert.Equal(e.t, []imap4.UID{uids[1]}, d.Expunged, "Sync(HIGHESTMODSEQ before the expunge).Expunged")
+	e.assertExpunged(mb, d.Expunged, []imap4.UID{uids[1]}, "Sync(HIGHESTMODSEQ before the expunge).Expunged")
 }
 
 // setFlags calls SetFlags and requires success.

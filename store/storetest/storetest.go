@@ -182,6 +182,21 @@ func (e *env) sync(mb imap4.Mailbox, since imap4.ModSeq) *imap4.SyncData {
 	return d
 }
 
+// assertExpunged checks got, the Expunged of a Sync on mb, against the UIDs
+// known to have been expunged: every one of them must be there, and no UID
+// still in the mailbox. More is allowed: SyncData lets a backend that does
+// not remember every expunge return a superset.
+func (e *env) assertExpunged(mb imap4.Mailbox, got, want []imap4.UID, what string) {
+	e.t.Helper()
+	for _, u := range want {
+		assert.Contains(e.t, got, u, "%s misses expunged UID %d (got %v)", what, u, got)
+	}
+	live := metaUIDs(e.sync(mb, 0).Messages)
+	for _, u := range got {
+		assert.NotContains(e.t, live, u, "%s holds UID %d, which is still in the mailbox", what, u)
+	}
+}
+
 // checkSyncData checks what must hold of any SyncData. It uses only
 // assert, so it may run on any goroutine.
 func checkSyncData(t *testing.T, d *imap4.SyncData, since imap4.ModSeq) bool {
