@@ -32,6 +32,9 @@ func (c *conn) cmdAppend(cmd *command) error {
 		mb = c.sel.mb
 	} else {
 		mb, err = c.user.OpenMailbox(c.nc.Ctx, name)
+		if err == nil && mb == nil {
+			err = errNoData
+		}
 		if errors.Is(err, ErrNoSuchMailbox) {
 			return no(string(CodeTryCreate), "No such mailbox")
 		}

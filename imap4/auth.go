@@ -158,6 +158,9 @@ func (c *conn) loginFailed(err error) error {
 // loggedIn opens the user's store and enters the authenticated state.
 func (c *conn) loggedIn(id auth.Identity) error {
 	u, err := c.s.Backend.OpenUser(c.nc.Ctx, id)
+	if err == nil && u == nil {
+		err = errNoData
+	}
 	if err != nil {
 		st := c.mapError(err)
 		if st == nil {

@@ -85,7 +85,7 @@ func (c *conn) moveFallback(uids []UID, dest string) (*CopyResult, error) {
 	if res != nil && len(res.Source) > 0 {
 		moved = res.Source
 	}
-	sr, err := sel.mb.SetFlags(c.nc.Ctx, moved, StoreAdd, []string{FlagDeleted}, nil)
+	sr, err := setFlags(c.nc.Ctx, sel.mb, moved, StoreAdd, []string{FlagDeleted}, nil)
 	if err != nil {
 		return nil, err
 	}

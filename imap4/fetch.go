@@ -172,7 +172,7 @@ func (c *conn) implicitSeen(p *fetchPlan, spans []span, hasChangedSince bool, ch
 	if len(uids) == 0 {
 		return nil
 	}
-	res, err := sel.mb.SetFlags(c.nc.Ctx, uids, StoreAdd, []string{FlagSeen}, nil)
+	res, err := setFlags(c.nc.Ctx, sel.mb, uids, StoreAdd, []string{FlagSeen}, nil)
 	if err != nil {
 		c.mapError(err) // logged; the FETCH goes on without \Seen
 		return nil
@@ -205,7 +205,7 @@ func (c *conn) applyMeta(m *MessageMeta) bool {
 // UIDs in the set expunged since m (RFC 7162 §3.2.6).
 func (c *conn) fetchVanished(set imapwire.SeqSet, since ModSeq) error {
 	sel := c.sel
-	sd, err := sel.mb.Sync(c.nc.Ctx, since)
+	sd, err := syncMailbox(c.nc.Ctx, sel.mb, since)
 	if err != nil {
 		return err
 	}

@@ -89,10 +89,13 @@ func (c *conn) cmdSelect(cmd *command) error {
 	}
 	readOnly := cmd.name == "EXAMINE"
 	mb, err := c.user.OpenMailbox(c.nc.Ctx, name)
+	if err == nil && mb == nil {
+		err = errNoData
+	}
 	if err != nil {
 		return err
 	}
-	sd, err := mb.Sync(c.nc.Ctx, 0)
+	sd, err := syncMailbox(c.nc.Ctx, mb, 0)
 	if err != nil {
 		mb.Close()
 		return err
@@ -174,7 +177,7 @@ func (c *conn) writeFlags() {
 // VANISHED (EARLIER), and the flags of every message changed since.
 func (c *conn) qresyncSelect(qr *qresyncParams) error {
 	sel := c.sel
-	sd, err := sel.mb.Sync(c.nc.Ctx, qr.modSeq)
+	sd, err := syncMailbox(c.nc.Ctx, sel.mb, qr.modSeq)
 	if err != nil {
 		return err
 	}

@@ -109,9 +109,9 @@ func (c *conn) cmdStore(cmd *command) error {
 		// UNCHANGEDSINCE 0 always fails (RFC 7162 §3.1.3).
 		res = &StoreResult{Modified: uids}
 	case hasUnchanged:
-		res, err = sel.mb.SetFlags(c.nc.Ctx, uids, op, flags, &opts)
+		res, err = setFlags(c.nc.Ctx, sel.mb, uids, op, flags, &opts)
 	default:
-		res, err = sel.mb.SetFlags(c.nc.Ctx, uids, op, flags, nil)
+		res, err = setFlags(c.nc.Ctx, sel.mb, uids, op, flags, nil)
 	}
 	if err != nil {
 		return err

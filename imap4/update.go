@@ -66,7 +66,7 @@ func (c *conn) refresh(force, allowExpunge bool) {
 // about is noted in sel.pending and sel.changed.
 func (c *conn) syncView() {
 	sel := c.sel
-	sd, err := sel.mb.Sync(c.nc.Ctx, sel.highest)
+	sd, err := syncMailbox(c.nc.Ctx, sel.mb, sel.highest)
 	if err != nil {
 		if st := c.mapError(err); st == nil {
 			c.bye(mailfront.Shutdown, "[UNAVAILABLE] Server shutting down")

@@ -1,6 +1,8 @@
 package imap4
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -257,6 +259,28 @@ func (s *selected) remove(idx []int) {
 		w++
 	}
 	s.uids, s.flags, s.modseqs, s.sizes, s.dates = s.uids[:w], s.flags[:w], s.modseqs[:w], s.sizes[:w], s.dates[:w]
+}
+
+// errNoData is a backend bug: a nil result without an error.
+var errNoData = errors.New("imap4: backend returned neither data nor an error")
+
+// syncMailbox calls Mailbox.Sync, refusing a nil result.
+func syncMailbox(ctx context.Context, mb Mailbox, since ModSeq) (*SyncData, error) {
+	sd, err := mb.Sync(ctx, since)
+	if err == nil && sd == nil {
+		err = errNoData
+	}
+	return sd, err
+}
+
+// setFlags calls Mailbox.SetFlags, accepting a nil result as "nothing
+// changed".
+func setFlags(ctx context.Context, mb Mailbox, uids []UID, op StoreOp, flags []string, opts *StoreOptions) (*StoreResult, error) {
+	res, err := mb.SetFlags(ctx, uids, op, flags, opts)
+	if err == nil && res == nil {
+		res = &StoreResult{}
+	}
+	return res, err
 }
 
 // span is a run of view indexes [lo, hi).
