@@ -140,7 +140,7 @@ func startServerUsers(t *testing.T, ntlmForAll bool, extra ...string) *mailServe
 		args = append(args, "-"+name, fmt.Sprint(ports[i]))
 	}
 	args = append(args, extra...)
-	s.cmd = exec.Command(s.bin, args...)
+	s.cmd = execServer(s.bin, args...)
 	s.cmd.Stdout = s.out
 	s.cmd.Stderr = s.out
 	require.NoError(t, s.cmd.Start())
@@ -164,6 +164,11 @@ func (s *mailServer) adduser(address, password string, flags ...string) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(s.t, err, "adduser: %s", out)
 }
+
+// execServer prepares the server command.
+func execServer(bin string, args ...string) *exec.Cmd { return exec.Command(bin, args...) }
+
+func itoa(n int) string { return fmt.Sprint(n) }
 
 // stop sends SIGTERM and checks the server exits cleanly.
 func (s *mailServer) stop() {

@@ -205,3 +205,27 @@ func TestInteropNTLM(t *testing.T) {
 	assert.Error(t, err, out)
 	assert.Contains(t, s.out.String(), "mech=NTLM", "the logins used NTLM")
 }
+
+// TestInteropSCRAM: msmtp's GNU SASL authenticates with SCRAM-SHA-1 and
+// SCRAM-SHA-256 against the keys adduser stored (no plaintext password on
+// the server), and a wrong password is refused.
+func TestInteropSCRAM(t *testing.T) {
+	msmtp := requireTool(t, "msmtp")
+	s := startServer(t)
+	conf := filepath.Join(t.TempDir(), "msmtprc")
+	account := func(name, mech, password string) string {
+		return fmt.Sprintf("account %s\nhost localhost\nport %s\ntls on\ntls_starttls on\ntls_trust_file %s\nauth %s\nuser %s\npassword %s\nfrom %s\n\n",
+			name, s.port("submission"), s.caFile(), mech, alice, password, alice)
+	}
+	require.NoError(t, os.WriteFile(conf, []byte(account("sha1", "scram-sha-1", alicePwd)+
+		account("sha256", "scram-sha-256", alicePwd)+account("wrong", "scram-sha-256", "not-the-password")), 0o600))
+	for _, acc := range []string{"sha1", "sha256"} {
+		mustRun(t, message(alice, bob, "SCRAM "+acc, "via "+acc), msmtp, "-C", conf, "-a", acc, bob)
+	}
+	out, err := runTool(t, message(alice, bob, "SCRAM wrong", "no"), msmtp, "-C", conf, "-a", "wrong", bob)
+	assert.Error(t, err, out)
+	assert.Equal(t, "2", s.countIMAP(t, bob, bobPwd, "INBOX"))
+	logs := s.out.String()
+	assert.Contains(t, logs, "mech=SCRAM-SHA-1")
+	assert.Contains(t, logs, "mech=SCRAM-SHA-256")
+}
