@@ -2,7 +2,6 @@ package submission
 
 import (
 	"errors"
-	"io"
 	"strconv"
 
 	"github.com/mailfront/mailfront"
@@ -95,8 +94,8 @@ func (c *conn) cmdData(arg string) action {
 			// The backend stopped reading early: check what it skipped.
 			if c.cfg.maxMessage > 0 && dot.Size() > c.cfg.maxMessage {
 				restErr = wire.ErrMessageTooLarge
-			} else if _, err := dot.Read(make([]byte, 1)); err != nil && err != io.EOF {
-				restErr = err
+			} else {
+				restErr = dot.Err()
 			}
 		}
 	}

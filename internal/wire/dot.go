@@ -78,6 +78,13 @@ func (d *DotReader) Size() int64 { return d.n }
 // Done reports whether the terminating line has been read.
 func (d *DotReader) Done() bool { return d.state == dsEOF }
 
+// Err returns the sticky policy error that makes Read fail,
+// [ErrBareLineEnding] or [ErrMessageTooLarge], or nil if there is none yet.
+// It includes a bare line ending that [DotReader.Drain] passed over in data
+// nobody read, but not a size overrun found by Drain: compare
+// [DotReader.Size] with the limit for that.
+func (d *DotReader) Err() error { return d.err }
+
 // Read reads un-stuffed message data, with CRLF line endings.
 func (d *DotReader) Read(p []byte) (int, error) {
 	if d.err != nil {

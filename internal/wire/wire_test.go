@@ -193,6 +193,56 @@ func TestDotReaderHugeBody(t *testing.T) {
 	assert.True(t, dr.Done())
 }
 
+// Err reports the sticky policy error whether Read met it or Drain passed
+// over it; a size overrun found only by Drain shows in Size, not Err.
+func TestDotReaderErr(t *testing.T) {
+	tests := []struct {
+		name     string
+		in       string
+		max      int64
+		policy   wire.LineEndingPolicy
+		read     bool // read before draining
+		want     error
+		wantSize int64
+	}{
+		{name: "clean, read", in: "abc\r\n.\r\n", read: true, wantSize: 5},
+		{name: "clean, drained", in: "abc\r\n.\r\n", wantSize: 5},
+		{name: "bare LF, read", in: "a\nb\r\n.\r\n", read: true, want: wire.ErrBareLineEnding, wantSize: 4},
+		{name: "bare LF, drained", in: "a\nb\r\n.\r\n", want: wire.ErrBareLineEnding, wantSize: 4},
+		{name: "bare LF normalized", in: "a\nb\r\n.\r\n", policy: wire.NormalizeBareLineEndings, read: true, wantSize: 6},
+		{name: "too large, read", in: "0123456789\r\n.\r\n", max: 5, read: true, want: wire.ErrMessageTooLarge, wantSize: 12},
+		{name: "too large, drained", in: "0123456789\r\n.\r\n", max: 5, wantSize: 12},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dr := wire.NewDotReader(bufio.NewReader(strings.NewReader(tt.in)), tt.max, tt.policy)
+			require.NoError(t, dr.Err(), "no error before reading")
+			if tt.read {
+				_, err := io.ReadAll(dr)
+				if tt.want != nil {
+					require.ErrorIs(t, err, tt.want)
+				} else {
+					require.NoError(t, err)
+				}
+			}
+			require.NoError(t, dr.Drain(0))
+			require.True(t, dr.Done())
+			if tt.want != nil {
+				assert.ErrorIs(t, dr.Err(), tt.want)
+			} else {
+				assert.NoError(t, dr.Err())
+			}
+			assert.Equal(t, tt.wantSize, dr.Size())
+			_, err := dr.Read(make([]byte, 1))
+			if tt.want != nil {
+				assert.ErrorIs(t, err, tt.want, "Read fails with the same error")
+			} else {
+				assert.ErrorIs(t, err, io.EOF)
+			}
+		})
+	}
+}
+
 func writeDot(t testing.TB, content string, chunk int) string {
 	var out bytes.Buffer
 	bw := bufio.NewWriter(&out)
