@@ -5,9 +5,11 @@
 //     serves every SASL mechanism the auth package offers, and [UsersOf],
 //     which ties one Directory to each memstore.Store so that servers sharing
 //     a store share its users;
-//   - [Harness], which listens on 127.0.0.1:0, runs a protocol server's
-//     Serve and ServeTLS, writes the server's logs to the test log, and closes
-//     everything at cleanup;
+//   - [Harness], the core of the test servers: it fills in a protocol
+//     server's test defaults ([Fields]), listens on 127.0.0.1:0 and runs
+//     Serve and ServeTLS, writes the server's logs to the test log, manages
+//     the users and mail of the server's store, and closes everything at
+//     cleanup;
 //   - [Conn], the core of the scripted clients: line, dot-terminated, SMTP
 //     reply and IMAP literal reading with a deadline per read, and failure
 //     messages that carry the recent transcript.

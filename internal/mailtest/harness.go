@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mailfront/mailfront/auth"
+	"github.com/mailfront/mailfront/imap4"
 	"github.com/mailfront/mailfront/internal/netsrv"
 	"github.com/mailfront/mailfront/store/memstore"
 	"github.com/mailfront/mailfront/tlsconfig"
@@ -43,23 +45,33 @@ func isNil(t testing.TB) bool {
 	return ok
 }
 
-// A Harness runs one protocol server for a test: it owns the certificate,
-// the listeners and the serving goroutines, and a gate that stops the
-// server's logs from reaching the test log once the test server is closed
-// (a late log line after the test has finished would panic).
+// A Harness is the protocol-independent core of a public test server
+// (pop3test.Server, imap4test.Server, submissiontest.Server). It owns the
+// certificate, the listeners and the serving goroutines, fills in the
+// protocol server's test defaults, manages the users and mail of the
+// server's Store, and dials scripted clients. A gate stops the server's
+// logs from reaching the test log once the harness is closed (a late log
+// line after the test has finished would panic).
+//
+// The public server passes its Store to each method that uses it, rather
+// than the Harness keeping one, because a test may replace the Store
+// between NewUnstartedServer and Start.
 type Harness struct {
-	t    testing.TB
-	name string
-	cert *tlsconfig.SelfSignedCert
+	t         testing.TB
+	name      string // the public package, for messages: "pop3test"
+	cert      *tlsconfig.SelfSignedCert
+	closeOnce sync.Once
 
-	mu      sync.Mutex
-	started bool
-	closed  bool
-	wg      sync.WaitGroup
+	mu          sync.Mutex
+	started     bool
+	closed      bool
+	closeServer func() error // the protocol server's Close, set by Start
+	wg          sync.WaitGroup
 }
 
 // NewHarness returns a Harness for the test server package name, with a new
-// self-signed certificate for localhost, 127.0.0.1 and ::1.
+// self-signed certificate for localhost, 127.0.0.1 and ::1, and registers
+// t.Cleanup to close it.
 func NewHarness(t testing.TB, name string) *Harness {
 	t = OrPanic(t)
 	t.Helper()
@@ -67,17 +79,128 @@ func NewHarness(t testing.TB, name string) *Harness {
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	return &Harness{t: t, name: name, cert: cert}
+	h := &Harness{t: t, name: name, cert: cert}
+	t.Cleanup(h.Close)
+	return h
 }
 
 // T returns the test the harness reports to.
 func (h *Harness) T() testing.TB { return h.t }
 
-// Cert returns the server certificate.
-func (h *Harness) Cert() *tlsconfig.SelfSignedCert { return h.cert }
+// A ProtocolServer is what pop3.Server, imap4.Server and
+// submission.Server have in common for Start and Close.
+type ProtocolServer interface {
+	Serve(net.Listener) error
+	ServeTLS(net.Listener) error
+	Close() error
+}
 
-// ServerTLSConfig returns a server configuration serving the certificate.
-func (h *Harness) ServerTLSConfig() *tls.Config { return tlsconfig.New(h.cert.GetCertificate) }
+// Fields gives Start the protocol server, and pointers to its fields that
+// Start fills in when they are zero: the three server types share these
+// fields' names and types, but no interface could reach them. Backend is
+// not here: its type and its default differ per protocol.
+type Fields struct {
+	Server ProtocolServer
+
+	Authenticator   *auth.Authenticator
+	TLSConfig       **tls.Config
+	LoginPolicy     *auth.LoginPolicy
+	Throttle        **auth.Throttle
+	MaxConnsPerAddr *int
+	Hostname        *string
+	Logger          **slog.Logger
+}
+
+// Start fills in the protocol server's fields left at their zero value, as
+// the public Server types document: Authenticator (the users of st),
+// TLSConfig (the certificate, unless plainText), LoginPolicy
+// (auth.PlainTextLogin with plainText), Throttle (no delay, no lockout),
+// MaxConnsPerAddr (unlimited), Hostname ("localhost") and Logger (the test
+// log from logLevel). It adds the default user to st unless a user of that
+// address exists, then listens on 127.0.0.1:0 for the server's Serve and,
+// unless plainText, on a second listener for its ServeTLS. It returns the listeners'
+// addresses (tlsAddr is "" with plainText). A serve function that returns
+// anything but ErrServerClosed fails the test. Start panics if called twice
+// or after Close.
+func (h *Harness) Start(st *memstore.Store, plainText bool, logLevel slog.Leveler, f Fields) (addr, tlsAddr string) {
+	h.t.Helper()
+	h.mu.Lock()
+	if h.started || h.closed {
+		h.mu.Unlock()
+		panic(h.name + ": Server already started or closed")
+	}
+	h.started = true
+	h.closeServer = f.Server.Close
+	h.mu.Unlock()
+
+	users := UsersOf(st)
+	if *f.Authenticator == nil {
+		*f.Authenticator = users
+	}
+	if *f.TLSConfig == nil && !plainText {
+		*f.TLSConfig = tlsconfig.New(h.cert.GetCertificate)
+	}
+	if plainText && *f.LoginPolicy == auth.SecureLogin {
+		*f.LoginPolicy = auth.PlainTextLogin
+	}
+	if *f.Throttle == nil {
+		*f.Throttle = &auth.Throttle{FailureDelay: -1, MaxFailuresPerAddr: -1, MaxFailuresPerUser: -1, Lockout: -1}
+	}
+	if *f.MaxConnsPerAddr == 0 {
+		*f.MaxConnsPerAddr = -1
+	}
+	if *f.Hostname == "" {
+		*f.Hostname = "localhost"
+	}
+	if *f.Logger == nil {
+		*f.Logger = h.logger(logLevel)
+	}
+	if !users.Has(DefaultUser) {
+		h.AddUser(st, DefaultUser, DefaultPassword)
+	}
+
+	addr = h.serve(f.Server.Serve, "Serve")
+	if !plainText {
+		tlsAddr = h.serve(f.Server.ServeTLS, "ServeTLS")
+	}
+	return addr, tlsAddr
+}
+
+// serve listens on 127.0.0.1:0 and runs f on the listener in a goroutine
+// that Close waits for. It returns the listener's address.
+func (h *Harness) serve(f func(net.Listener) error, what string) string {
+	h.t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		h.t.Fatalf("%s: listening on 127.0.0.1: %v", h.name, err)
+	}
+	h.wg.Go(func() {
+		if err := f(l); err != nil && !errors.Is(err, netsrv.ErrServerClosed) {
+			// Close waits for this goroutine before the test ends,
+			// so reporting from here is safe.
+			h.t.Errorf("%s: %s: %v", h.name, what, err)
+		}
+	})
+	return l.Addr().String()
+}
+
+// Close calls the protocol server's Close (if Start was called), waits for
+// the serving goroutines to return, and stops logging to the test. NewHarness
+// registers it with t.Cleanup; calling it again does nothing.
+func (h *Harness) Close() {
+	h.closeOnce.Do(func() {
+		h.mu.Lock()
+		closeServer := h.closeServer
+		h.mu.Unlock()
+		if closeServer != nil {
+			closeServer()
+		}
+		h.wg.Wait()
+		h.mu.Lock()
+		h.closed = true
+		h.mu.Unlock()
+	})
+}
 
 // ClientTLSConfig returns a client configuration that trusts the
 // certificate's CA only, with ServerName "localhost" (the certificate also
@@ -89,9 +212,13 @@ func (h *Harness) ClientTLSConfig() *tls.Config {
 	return cfg
 }
 
-// Logger returns a logger that writes records at level and above to the
-// test log, until Close. With a nil t it discards everything.
-func (h *Harness) Logger(level slog.Leveler) *slog.Logger {
+// CAPEM returns a copy of the PEM encoding of the CA certificate that
+// signed the server's certificate.
+func (h *Harness) CAPEM() []byte { return append([]byte(nil), h.cert.CAPEM...) }
+
+// logger returns a logger that writes records at level (nil: Warn) and
+// above to the test log, until Close. With a nil t it discards everything.
+func (h *Harness) logger(level slog.Leveler) *slog.Logger {
 	if isNil(h.t) {
 		return slog.New(slog.DiscardHandler)
 	}
@@ -122,74 +249,48 @@ func (w logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Serve listens on 127.0.0.1:0 and runs serve on that listener and, if
-// serveTLS is not nil, serveTLS on a second one, each in its own goroutine.
-// It returns the listeners' addresses ("" for a listener not started).
-// A serve function that returns anything but ErrServerClosed fails the
-// test. Serve panics if called twice or after Close.
-func (h *Harness) Serve(serve, serveTLS func(net.Listener) error) (addr, tlsAddr string) {
-	h.t.Helper()
-	h.mu.Lock()
-	if h.started || h.closed {
-		h.mu.Unlock()
-		panic(h.name + ": Server already started or closed")
+// AddUser adds the user to the Directory of st (see UsersOf), or changes
+// the password and send-as addresses of an existing one, and creates the
+// user's mailboxes in st. It panics for an empty address or one with spaces
+// or control characters.
+func (h *Harness) AddUser(st *memstore.Store, address, password string, sendAs ...string) {
+	if err := UsersOf(st).Add(address, password, sendAs...); err != nil {
+		panic(h.name + ": AddUser: " + err.Error())
 	}
-	h.started = true
-	h.mu.Unlock()
-
-	start := func(f func(net.Listener) error, what string) string {
-		h.t.Helper()
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			h.t.Fatalf("%s: listening on 127.0.0.1: %v", h.name, err)
-		}
-		h.wg.Go(func() {
-			if err := f(l); err != nil && !errors.Is(err, netsrv.ErrServerClosed) {
-				// Close waits for this goroutine before the test ends,
-				// so reporting from here is safe.
-				h.t.Errorf("%s: %s: %v", h.name, what, err)
-			}
-		})
-		return l.Addr().String()
+	if err := st.AddUser(address); err != nil {
+		panic(h.name + ": AddUser: " + err.Error())
 	}
-	addr = start(serve, "Serve")
-	if serveTLS != nil {
-		tlsAddr = start(serveTLS, "ServeTLS")
-	}
-	return addr, tlsAddr
 }
 
-// Close calls closeServer (the protocol server's Close) once, waits for the
-// serving goroutines to return, and stops logging to the test. It is safe to
-// call more than once and before Serve.
-func (h *Harness) Close(closeServer func() error) {
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		return
+// Deliver puts msg into the INBOX of user in st and returns its UID. It
+// panics for an empty user name.
+func (h *Harness) Deliver(st *memstore.Store, user, msg string) imap4.UID {
+	uid, err := st.Deliver(user, "", []byte(msg))
+	if err != nil {
+		panic(h.name + ": Deliver: " + err.Error())
 	}
-	started := h.started
-	h.mu.Unlock()
-	if started {
-		closeServer()
-	}
-	h.wg.Wait()
-	h.mu.Lock()
-	h.closed = true
-	h.mu.Unlock()
+	return uid
+}
+
+// Reset removes every user and message from st and its Directory, then adds
+// the default user again.
+func (h *Harness) Reset(st *memstore.Store) {
+	st.Reset()
+	UsersOf(st).Reset()
+	h.AddUser(st, DefaultUser, DefaultPassword)
 }
 
 // WaitForMessages waits until the INBOX of user in st holds at least n
 // messages and returns them, failing t if they have not arrived within
 // DefaultTimeout or when t's context ends.
-func WaitForMessages(t testing.TB, name string, st *memstore.Store, user string, n int) []memstore.StoredMessage {
+func (h *Harness) WaitForMessages(t testing.TB, st *memstore.Store, user string, n int) []memstore.StoredMessage {
 	t = OrPanic(t)
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), DefaultTimeout)
 	defer cancel()
 	msgs, err := st.WaitForMessages(ctx, user, "", n)
 	if err != nil {
-		t.Fatalf("%s: WaitForMessages(%q, %d): %d message(s) after waiting: %v", name, user, n, len(msgs), err)
+		t.Fatalf("%s: WaitForMessages(%q, %d): %d message(s) after waiting: %v", h.name, user, n, len(msgs), err)
 	}
 	return msgs
 }

@@ -3,10 +3,8 @@ package submissiontest
 import (
 	"crypto/tls"
 	"log/slog"
-	"sync"
 	"testing"
 
-	"github.com/mailfront/mailfront/auth"
 	"github.com/mailfront/mailfront/internal/mailtest"
 	"github.com/mailfront/mailfront/store/memstore"
 	"github.com/mailfront/mailfront/submission"
@@ -75,9 +73,8 @@ type Server struct {
 	// credentials redacted and message data summarised.
 	LogLevel slog.Leveler
 
-	h         *mailtest.Harness
-	rec       *recorder
-	closeOnce sync.Once
+	h   *mailtest.Harness
+	rec *recorder
 }
 
 // NewServer starts and returns a new Server with a new store and the
@@ -105,7 +102,6 @@ func NewUnstartedServer(t testing.TB) *Server {
 		Store:  mailtest.NewStore(),
 		h:      mailtest.NewHarness(t, "submissiontest"),
 	}
-	t.Cleanup(s.Close)
 	return s
 }
 
@@ -114,49 +110,29 @@ func NewUnstartedServer(t testing.TB) *Server {
 // serving on two new listeners on 127.0.0.1: Addr and TLSAddr (Addr only
 // with PlainText). It panics if the server was already started or closed.
 func (s *Server) Start() {
-	t := s.h.T()
-	t.Helper()
+	s.h.T().Helper()
 	srv := s.Server
 	if srv.Backend == nil {
 		s.rec = &recorder{store: s.Store}
 		srv.Backend = s.rec
 	}
-	if srv.Authenticator == nil {
-		srv.Authenticator = mailtest.UsersOf(s.Store)
-	}
-	if srv.TLSConfig == nil && !s.PlainText {
-		srv.TLSConfig = s.h.ServerTLSConfig()
-	}
-	if s.PlainText && srv.LoginPolicy == auth.SecureLogin {
-		srv.LoginPolicy = auth.PlainTextLogin
-	}
-	if srv.Throttle == nil {
-		srv.Throttle = &auth.Throttle{FailureDelay: -1, MaxFailuresPerAddr: -1, MaxFailuresPerUser: -1, Lockout: -1}
-	}
-	if srv.MaxConnsPerAddr == 0 {
-		srv.MaxConnsPerAddr = -1
-	}
-	if srv.Hostname == "" {
-		srv.Hostname = "localhost"
-	}
-	if srv.Logger == nil {
-		srv.Logger = s.h.Logger(s.LogLevel)
-	}
-	if !mailtest.UsersOf(s.Store).Has(DefaultUser) {
-		s.AddUser(DefaultUser, DefaultPassword)
-	}
-	serveTLS := srv.ServeTLS
-	if s.PlainText {
-		serveTLS = nil
-	}
-	s.Addr, s.TLSAddr = s.h.Serve(srv.Serve, serveTLS)
+	s.Addr, s.TLSAddr = s.h.Start(s.Store, s.PlainText, s.LogLevel, mailtest.Fields{
+		Server:          srv,
+		Authenticator:   &srv.Authenticator,
+		TLSConfig:       &srv.TLSConfig,
+		LoginPolicy:     &srv.LoginPolicy,
+		Throttle:        &srv.Throttle,
+		MaxConnsPerAddr: &srv.MaxConnsPerAddr,
+		Hostname:        &srv.Hostname,
+		Logger:          &srv.Logger,
+	})
 }
 
 // Close closes the listeners and every connection at once, and waits for
 // the serving goroutines to return. NewServer and NewUnstartedServer
 // register it with t.Cleanup; calling it again does nothing.
 func (s *Server) Close() {
-	s.closeOnce.Do(func() { s.h.Close(s.Server.Close) })
+	s.h.Close()
 }
 
 // ClientTLSConfig returns a new client TLS configuration that trusts the
@@ -170,7 +146,7 @@ func (s *Server) ClientTLSConfig() *tls.Config { return s.h.ClientTLSConfig() }
 // server's certificate, for clients outside Go (python's
 // ssl.create_default_context(cadata=...), swaks --tls-ca-path after
 // writing it to a file).
-func (s *Server) CAPEM() []byte { return append([]byte(nil), s.h.Cert().CAPEM...) }
+func (s *Server) CAPEM() []byte { return s.h.CAPEM() }
 
 // AddUser adds a user who logs in as address with password (every SASL
 // mechanism works, see package doc), or changes the password of an existing
@@ -180,21 +156,14 @@ func (s *Server) CAPEM() []byte { return append([]byte(nil), s.h.Cert().CAPEM...
 // and Sender header fields, unless the test sets Server.SenderPolicy.
 // It panics for an empty address or one with spaces or control characters.
 func (s *Server) AddUser(address, password string, sendAs ...string) {
-	if err := mailtest.UsersOf(s.Store).Add(address, password, sendAs...); err != nil {
-		panic("submissiontest: AddUser: " + err.Error())
-	}
-	if err := s.Store.AddUser(address); err != nil {
-		panic("submissiontest: AddUser: " + err.Error())
-	}
+	s.h.AddUser(s.Store, address, password, sendAs...)
 }
 
 // Deliver puts msg into the INBOX of user as if it had just arrived,
 // without going through SMTP. Bare LF line endings are stored as CRLF, so a
 // fixture can be a Go string literal. It panics for an empty user name.
 func (s *Server) Deliver(user, msg string) {
-	if _, err := s.Store.Deliver(user, "", []byte(msg)); err != nil {
-		panic("submissiontest: Deliver: " + err.Error())
-	}
+	s.h.Deliver(s.Store, user, msg)
 }
 
 // Messages returns what the INBOX of user (a recipient address) holds now,
@@ -214,7 +183,7 @@ func (s *Server) Messages(user string) []memstore.StoredMessage {
 // 30 seconds or when t's context ends. Use Store.WaitForMessages to wait
 // with a context of your own.
 func (s *Server) WaitForMessages(t testing.TB, user string, n int) []memstore.StoredMessage {
-	return mailtest.WaitForMessages(t, "submissiontest", s.Store, user, n)
+	return s.h.WaitForMessages(t, s.Store, user, n)
 }
 
 // Purge removes every message of every user of Store, keeping users and
@@ -229,8 +198,6 @@ func (s *Server) Purge() {
 // forgets the recorded envelopes, then adds the default user again: Store
 // is then as NewServer left it.
 func (s *Server) Reset() {
-	s.Store.Reset()
 	s.rec.reset()
-	mailtest.UsersOf(s.Store).Reset()
-	s.AddUser(DefaultUser, DefaultPassword)
+	s.h.Reset(s.Store)
 }
