@@ -53,7 +53,7 @@ func (s *Server) DialTLS(t testing.TB) *Client {
 
 func (s *Server) dial(t testing.TB, addr string, implicitTLS bool) *Client {
 	mailtest.OrPanic(t).Helper()
-	c := &Client{c: mailtest.Dial(t, "imap4test", addr, s.ClientTLSConfig(), implicitTLS)}
+	c := &Client{c: s.h.Dial(t, addr, implicitTLS)}
 	c.greeting = c.Expect("* OK")
 	return c
 }
@@ -100,9 +100,7 @@ func (c *Client) ReadLine() string {
 // a tagged response past untagged ones, use ExpectTagged.
 func (c *Client) Expect(prefix string) string {
 	c.c.T().Helper()
-	line := c.c.ReadIMAPLine("Expect(" + mailtest.Quote(prefix) + ")")
-	c.c.CheckPrefix("Expect", line, prefix)
-	return line
+	return c.c.Expect(c.c.ReadIMAPLine, prefix)
 }
 
 // ExpectRegexp reads one response and fails the test unless it matches the
@@ -110,8 +108,7 @@ func (c *Client) Expect(prefix string) string {
 // regexp.Regexp.FindStringSubmatch does.
 func (c *Client) ExpectRegexp(expr string) []string {
 	c.c.T().Helper()
-	line := c.c.ReadIMAPLine("ExpectRegexp(" + mailtest.Quote(expr) + ")")
-	return c.c.CheckRegexp("ExpectRegexp", line, expr)
+	return c.c.ExpectRegexp(c.c.ReadIMAPLine, expr)
 }
 
 // ExpectTagged reads responses up to the tagged one, whose tag is the first

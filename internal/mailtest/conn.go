@@ -48,27 +48,6 @@ type Conn struct {
 	lines   []string // the recent transcript, "C: ..." and "S: ..."
 }
 
-// Dial connects to addr (with TLS from the first byte when implicitTLS),
-// registers t.Cleanup(c.Close) and returns the Conn. tlsCfg is the
-// configuration for the handshake, now or at a later STARTTLS. A nil t makes
-// failures panic and leaves closing to the caller.
-func Dial(t testing.TB, name, addr string, tlsCfg *tls.Config, implicitTLS bool) *Conn {
-	t = OrPanic(t)
-	t.Helper()
-	if addr == "" {
-		t.Fatalf("%s: Dial: no address (the server has not started, or has no such listener)", name)
-	}
-	nc, err := net.DialTimeout("tcp", addr, DefaultTimeout)
-	if err != nil {
-		t.Fatalf("%s: Dial: %v", name, err)
-	}
-	c := NewConn(t, name, nc, tlsCfg)
-	if implicitTLS {
-		c.HandshakeTLS()
-	}
-	return c
-}
-
 // NewConn returns a Conn over nc, which it closes at t's cleanup.
 func NewConn(t testing.TB, name string, nc net.Conn, tlsCfg *tls.Config) *Conn {
 	t = OrPanic(t)
@@ -208,9 +187,9 @@ func (c *Conn) ReadDotLines(op string) []string {
 }
 
 // ReadSMTPReply reads one SMTP reply, all its lines up to the one whose code
-// is followed by a space (or nothing), and returns them. A line that is not
-// a reply line fails the test.
-func (c *Conn) ReadSMTPReply(op string) []string {
+// is followed by a space (or nothing), and returns them joined with "\n". A
+// line that is not a reply line fails the test.
+func (c *Conn) ReadSMTPReply(op string) string {
 	c.t.Helper()
 	var lines []string
 	for {
@@ -223,7 +202,7 @@ func (c *Conn) ReadSMTPReply(op string) []string {
 		}
 		lines = append(lines, line)
 		if len(line) == 3 || line[3] == ' ' {
-			return lines
+			return strings.Join(lines, "\n")
 		}
 	}
 }
@@ -330,17 +309,29 @@ func (c *Conn) CheckPrefix(op, got, prefix string) {
 	}
 }
 
-// CheckRegexp fails the test unless got matches expr, and returns the match
-// and its submatches.
-func (c *Conn) CheckRegexp(op, got, expr string) []string {
+// Expect reads one reply with read (the Conn's ReadLine, ReadIMAPLine or
+// ReadSMTPReply: what a reply is depends on the protocol) and fails the
+// test unless it starts with prefix. It returns the reply.
+func (c *Conn) Expect(read func(op string) string, prefix string) string {
 	c.t.Helper()
+	reply := read("Expect(" + Quote(prefix) + ")")
+	c.CheckPrefix("Expect", reply, prefix)
+	return reply
+}
+
+// ExpectRegexp reads one reply with read, as Expect does, and fails the
+// test unless it matches the regular expression expr. It returns the match
+// and its submatches.
+func (c *Conn) ExpectRegexp(read func(op string) string, expr string) []string {
+	c.t.Helper()
+	reply := read("ExpectRegexp(" + Quote(expr) + ")")
 	re, err := regexp.Compile(expr)
 	if err != nil {
-		c.Fatalf("%s: %v", op, err)
+		c.Fatalf("ExpectRegexp: %v", err)
 	}
-	m := re.FindStringSubmatch(got)
+	m := re.FindStringSubmatch(reply)
 	if m == nil {
-		c.Fatalf("%s(%q): got %q", op, expr, got)
+		c.Fatalf("ExpectRegexp(%q): got %q", expr, reply)
 	}
 	return m
 }

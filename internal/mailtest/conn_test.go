@@ -114,15 +114,41 @@ func TestDotLines(t *testing.T) {
 	assert.Empty(t, fails)
 }
 
+// Expect and ExpectRegexp read one reply with the reader given and name
+// the expectation in their failures.
+func TestExpect(t *testing.T) {
+	in := "+OK 2 320\r\n250-a\r\n250 b\r\n-ERR no\r\n"
+	ok, fails := script(t, in, false, func(c *mailtest.Conn) {
+		assert.Equal(t, []string{"+OK 2 320", "2"}, c.ExpectRegexp(c.ReadLine, `^\+OK (\d+) \d+$`))
+		assert.Equal(t, "250-a\n250 b", c.Expect(c.ReadSMTPReply, "250"))
+		c.Expect(c.ReadLine, "+OK")
+	})
+	assert.False(t, ok)
+	require.Len(t, fails, 1)
+	assert.Contains(t, fails[0], `xtest: Expect("+OK"): got "-ERR no"`)
+
+	ok, fails = script(t, "* OK {2}\r\nhi\r\n", false, func(c *mailtest.Conn) {
+		c.ExpectRegexp(c.ReadIMAPLine, `^\* NO`)
+	})
+	assert.False(t, ok)
+	require.Len(t, fails, 1)
+	assert.Contains(t, fails[0], `xtest: ExpectRegexp("^\\* NO"): got "* OK {2}\r\nhi"`)
+
+	ok, fails = script(t, "+OK\r\n", false, func(c *mailtest.Conn) { c.ExpectRegexp(c.ReadLine, `(`) })
+	assert.False(t, ok)
+	require.Len(t, fails, 1)
+	assert.Contains(t, fails[0], "xtest: ExpectRegexp: error parsing regexp")
+}
+
 func TestSMTPReplies(t *testing.T) {
 	tests := []struct {
 		name, in string
-		want     []string
+		want     string
 		fail     string
 	}{
-		{name: "single", in: "250 OK\r\n", want: []string{"250 OK"}},
-		{name: "bare code", in: "250\r\n", want: []string{"250"}},
-		{name: "multi", in: "250-a\r\n250-b\r\n250 c\r\n", want: []string{"250-a", "250-b", "250 c"}},
+		{name: "single", in: "250 OK\r\n", want: "250 OK"},
+		{name: "bare code", in: "250\r\n", want: "250"},
+		{name: "multi", in: "250-a\r\n250-b\r\n250 c\r\n", want: "250-a\n250-b\n250 c"},
 		{name: "not a reply", in: "hello\r\n", fail: `"hello" is not an SMTP reply line`},
 		{name: "bad separator", in: "250x\r\n", fail: `"250x" is not an SMTP reply line`},
 		{name: "mixed codes", in: "250-a\r\n251 b\r\n", fail: `reply line "251 b" continues a reply with another code`},
@@ -130,7 +156,7 @@ func TestSMTPReplies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got []string
+			var got string
 			ok, fails := script(t, tt.in, false, func(c *mailtest.Conn) { got = c.ReadSMTPReply("r") })
 			if tt.fail != "" {
 				assert.False(t, ok)

@@ -216,6 +216,27 @@ func (h *Harness) ClientTLSConfig() *tls.Config {
 // signed the server's certificate.
 func (h *Harness) CAPEM() []byte { return append([]byte(nil), h.cert.CAPEM...) }
 
+// Dial connects a scripted client to addr (with TLS from the first byte
+// when implicitTLS), registers t.Cleanup(c.Close) and returns the Conn. The
+// TLS handshake, now or at a later STARTTLS, uses ClientTLSConfig. A nil t
+// makes failures panic and leaves closing to the caller.
+func (h *Harness) Dial(t testing.TB, addr string, implicitTLS bool) *Conn {
+	t = OrPanic(t)
+	t.Helper()
+	if addr == "" {
+		t.Fatalf("%s: Dial: no address (the server has not started, or has no such listener)", h.name)
+	}
+	nc, err := net.DialTimeout("tcp", addr, DefaultTimeout)
+	if err != nil {
+		t.Fatalf("%s: Dial: %v", h.name, err)
+	}
+	c := NewConn(t, h.name, nc, h.ClientTLSConfig())
+	if implicitTLS {
+		c.HandshakeTLS()
+	}
+	return c
+}
+
 // logger returns a logger that writes records at level (nil: Warn) and
 // above to the test log, until Close. With a nil t it discards everything.
 func (h *Harness) logger(level slog.Leveler) *slog.Logger {

@@ -45,7 +45,7 @@ func (s *Server) DialTLS(t testing.TB) *Client {
 
 func (s *Server) dial(t testing.TB, addr string, implicitTLS bool) *Client {
 	mailtest.OrPanic(t).Helper()
-	c := &Client{c: mailtest.Dial(t, "pop3test", addr, s.ClientTLSConfig(), implicitTLS)}
+	c := &Client{c: s.h.Dial(t, addr, implicitTLS)}
 	c.greeting = c.Expect("+OK")
 	return c
 }
@@ -88,9 +88,7 @@ func (c *Client) ReadLine() string {
 // ("+OK", "-ERR [AUTH]"). It returns the line.
 func (c *Client) Expect(prefix string) string {
 	c.c.T().Helper()
-	line := c.c.ReadLine("Expect(" + quote(prefix) + ")")
-	c.c.CheckPrefix("Expect", line, prefix)
-	return line
+	return c.c.Expect(c.c.ReadLine, prefix)
 }
 
 // ExpectRegexp reads one line and fails the test unless it matches the
@@ -98,8 +96,7 @@ func (c *Client) Expect(prefix string) string {
 // regexp.Regexp.FindStringSubmatch does.
 func (c *Client) ExpectRegexp(expr string) []string {
 	c.c.T().Helper()
-	line := c.c.ReadLine("ExpectRegexp(" + quote(expr) + ")")
-	return c.c.CheckRegexp("ExpectRegexp", line, expr)
+	return c.c.ExpectRegexp(c.c.ReadLine, expr)
 }
 
 // ExpectMultiline reads a status line that must start with prefix, then
@@ -108,7 +105,7 @@ func (c *Client) ExpectRegexp(expr string) []string {
 func (c *Client) ExpectMultiline(prefix string) []string {
 	c.c.T().Helper()
 	c.Expect(prefix)
-	return c.c.ReadDotLines("ExpectMultiline(" + quote(prefix) + ")")
+	return c.c.ReadDotLines("ExpectMultiline(" + mailtest.Quote(prefix) + ")")
 }
 
 // StartTLS sends STLS, expects "+OK", and runs the TLS handshake with the
@@ -128,5 +125,3 @@ func (c *Client) Login(user, password string) {
 	c.Send("PASS " + password)
 	c.Expect("+OK")
 }
-
-func quote(s string) string { return mailtest.Quote(s) }

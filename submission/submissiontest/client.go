@@ -49,7 +49,7 @@ func (s *Server) DialTLS(t testing.TB) *Client {
 
 func (s *Server) dial(t testing.TB, addr string, implicitTLS bool) *Client {
 	mailtest.OrPanic(t).Helper()
-	c := &Client{c: mailtest.Dial(t, "submissiontest", addr, s.ClientTLSConfig(), implicitTLS)}
+	c := &Client{c: s.h.Dial(t, addr, implicitTLS)}
 	c.greeting = c.Expect("220")
 	return c
 }
@@ -95,9 +95,7 @@ func (c *Client) ReadLine() string {
 // with "\n".
 func (c *Client) Expect(prefix string) string {
 	c.c.T().Helper()
-	reply := strings.Join(c.c.ReadSMTPReply("Expect("+mailtest.Quote(prefix)+")"), "\n")
-	c.c.CheckPrefix("Expect", reply, prefix)
-	return reply
+	return c.c.Expect(c.c.ReadSMTPReply, prefix)
 }
 
 // ExpectRegexp reads one reply and fails the test unless it matches the
@@ -106,8 +104,7 @@ func (c *Client) Expect(prefix string) string {
 // and its submatches, as regexp.Regexp.FindStringSubmatch does.
 func (c *Client) ExpectRegexp(expr string) []string {
 	c.c.T().Helper()
-	reply := strings.Join(c.c.ReadSMTPReply("ExpectRegexp("+mailtest.Quote(expr)+")"), "\n")
-	return c.c.CheckRegexp("ExpectRegexp", reply, expr)
+	return c.c.ExpectRegexp(c.c.ReadSMTPReply, expr)
 }
 
 // Hello sends "EHLO localhost", expects "250", and returns the extensions
