@@ -106,3 +106,11 @@ func CheckInvariants(s *Structure, msg []byte) error {
 func Decoder(cte string, r io.Reader) io.Reader {
 	return decoder(encodingOf(cte), r)
 }
+
+// DecodeForMatch returns a header field value decoded as
+// [Structure.MatchHeader] decodes values before matching.
+func DecodeForMatch(v string) string {
+	m := headerMatcherPool.Get().(*headerMatcher)
+	defer m.release()
+	return string(m.decodeValue([]byte(v)))
+}

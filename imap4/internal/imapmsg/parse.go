@@ -50,7 +50,7 @@ func Parse(r io.ReaderAt, size int64) (*Structure, error) {
 	if size < 0 {
 		size = 0
 	}
-	w := newWindow(r, size)
+	w := newWindow(r, 0, size)
 	defer w.release()
 	return parse(w, size)
 }

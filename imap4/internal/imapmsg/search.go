@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"mime"
 	"strings"
 	"sync"
 	"unicode"
@@ -26,81 +25,101 @@ func (s *Structure) MatchHeader(r io.ReaderAt, field, key string) (bool, error) 
 	if s == nil || s.root == nil {
 		return false, nil
 	}
-	fkey := foldString(key)
-	found := false
-	var cur []byte // the current field: name, ':' and value, unfolded
-	curMatch := false
-	check := func() {
-		if cur == nil || found {
-			return
+	m := headerMatcherPool.Get().(*headerMatcher)
+	defer m.release()
+	m.key = appendFold(m.key[:0], []byte(key))
+	h := headerLines{w: newWindow(r, s.root.hdrOff, s.root.bodyOff-s.root.hdrOff), line: m.line}
+	defer func() { m.line = h.line; h.release() }()
+	whole := field == ""
+	cur := m.cur[:0] // the current field: name, ':' and value, unfolded
+	started, curMatch := false, false
+	for {
+		line, ok := h.next()
+		if !ok {
+			break
+		}
+		if !isContinuation(line) {
+			if started && curMatch && m.matchField(cur, whole) {
+				m.cur = cur
+				return true, nil
+			}
+			started = true
+			cur = cur[:0]
+			name := fieldName(line)
+			curMatch = name != nil && (whole || asciiEqualFold(name, field))
 		}
 		if curMatch {
-			found = matchField(cur, field == "", fkey)
+			cur = appendUnbroken(cur, line)
 		}
-		cur = cur[:0]
 	}
-	err := eachHeaderLine(r, s.root.hdrOff, s.root.bodyOff, func(name, line []byte, cont bool, _ *bool) {
-		if found {
-			return
-		}
-		if !cont {
-			check()
-			curMatch = name != nil && (field == "" || asciiEqualFold(name, field))
-			if cur == nil {
-				cur = make([]byte, 0, 256)
-			}
-		}
-		if curMatch {
-			for _, c := range line {
-				if c != '\r' && c != '\n' {
-					cur = append(cur, c)
-				}
-			}
-		}
-	})
-	if err != nil {
-		return false, err
+	m.cur = cur
+	if h.w.err != nil {
+		return false, h.w.err
 	}
-	check()
-	return found, nil
+	return started && curMatch && m.matchField(cur, whole), nil
+}
+
+// appendUnbroken appends line to dst without its CR and LF octets.
+func appendUnbroken(dst, line []byte) []byte {
+	if n := len(line); n > 0 && line[n-1] == '\n' {
+		line = line[:n-1]
+	}
+	if bytes.IndexByte(line, '\r') < 0 {
+		return append(dst, line...)
+	}
+	for _, c := range line {
+		if c != '\r' {
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// headerMatcher holds the buffers of MatchHeader, reused through
+// headerMatcherPool.
+type headerMatcher struct {
+	key    []byte // the folded key
+	line   []byte // headerLines' buffer for long lines
+	cur    []byte // the current field, unfolded
+	latin  []byte // a value that is not UTF-8, converted from ISO-8859-1
+	dec    []byte // a value with its encoded words decoded
+	word   []byte // the octets of one encoded word
+	folded []byte // the text searched, folded
+}
+
+var headerMatcherPool = sync.Pool{New: func() any { return new(headerMatcher) }}
+
+// maxPooledBuf is the largest buffer kept in a pool; larger ones (from
+// huge header fields) are left to the garbage collector.
+const maxPooledBuf = 64 << 10
+
+func (m *headerMatcher) release() {
+	for _, b := range []*[]byte{&m.key, &m.line, &m.cur, &m.latin, &m.dec, &m.word, &m.folded} {
+		if cap(*b) > maxPooledBuf {
+			*b = nil
+		}
+	}
+	headerMatcherPool.Put(m)
 }
 
 // matchField decodes a field ("Name: value") and matches it against the
-// folded key; whole is false when only the value is searched.
-func matchField(f []byte, whole bool, fkey []byte) bool {
-	if len(fkey) == 0 {
+// folded key m.key; whole is false when only the value is searched.
+func (m *headerMatcher) matchField(f []byte, whole bool) bool {
+	if len(m.key) == 0 {
 		return true
 	}
 	i := bytes.IndexByte(f, ':')
 	if i < 0 {
 		return false
 	}
-	v := decodeHeaderValue(strings.TrimSpace(string(f[i+1:])))
-	text := v
+	v := m.decodeValue(bytes.TrimSpace(f[i+1:]))
+	m.folded = m.folded[:0]
 	if whole {
-		text = string(bytes.TrimRight(f[:i], " \t")) + ": " + v
+		m.folded = appendFold(m.folded, bytes.TrimRight(f[:i], " \t"))
+		m.folded = append(m.folded, ':', ' ')
 	}
-	return bytes.Contains(foldString(text), fkey)
-}
-
-// decodeHeaderValue decodes RFC 2047 encoded words; raw octets that are
-// not UTF-8 are taken as ISO-8859-1.
-func decodeHeaderValue(v string) string {
-	if !utf8.ValidString(v) {
-		var b strings.Builder
-		for i := 0; i < len(v); i++ {
-			b.WriteRune(rune(v[i]))
-		}
-		v = b.String()
-	}
-	if !strings.Contains(v, "=?") {
-		return v
-	}
-	dec := mime.WordDecoder{CharsetReader: charset.Reader}
-	if d, err := dec.DecodeHeader(v); err == nil {
-		return d
-	}
-	return v
+	m.folded = appendFold(m.folded, v)
+	return bytes.Contains(m.folded, m.key)
 }
 
 // MatchBody reports whether the decoded text of the message's text/*
@@ -113,13 +132,12 @@ func (s *Structure) MatchBody(r io.ReaderAt, key string) (bool, error) {
 	if s == nil || s.root == nil {
 		return false, nil
 	}
-	fkey := foldString(key)
-	if len(fkey) == 0 {
-		return true, nil
-	}
 	m := matcherPool.Get().(*matcher)
 	defer matcherPool.Put(m)
-	m.key = fkey
+	m.key = appendFold(m.key[:0], []byte(key))
+	if len(m.key) == 0 {
+		return true, nil
+	}
 	return m.part(r, s.root)
 }
 
@@ -150,7 +168,7 @@ func (m *matcher) part(r io.ReaderAt, p *part) (bool, error) {
 	if !p.isText() {
 		return false, nil
 	}
-	m.src = errReader{r: io.NewSectionReader(r, p.bodyOff, p.end-p.bodyOff)}
+	m.src = errReader{r: r, off: p.bodyOff, end: p.end}
 	src := &m.src
 	var rd io.Reader = src
 	switch encodingOf(p.enc) {
@@ -175,15 +193,24 @@ func (m *matcher) part(r io.ReaderAt, p *part) (bool, error) {
 	return ok, nil
 }
 
-// errReader remembers the error of the underlying reader, so that read
-// failures can be told from decoding failures.
+// errReader reads content[off:end] from r, as an io.SectionReader
+// would, and remembers the error of r, so that read failures can be told
+// from decoding failures.
 type errReader struct {
-	r   io.Reader
-	err error
+	r        io.ReaderAt
+	off, end int64
+	err      error
 }
 
 func (e *errReader) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
+	if e.off >= e.end {
+		return 0, io.EOF
+	}
+	if rem := e.end - e.off; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, err := e.r.ReadAt(p, e.off)
+	e.off += int64(n)
 	if err != nil && !errors.Is(err, io.EOF) {
 		e.err = err
 	}
@@ -235,23 +262,25 @@ func (m *matcher) search(rd io.Reader) (bool, error) {
 	}
 }
 
-// foldString folds s for caseless matching.
-func foldString(s string) []byte {
-	return appendFold(nil, []byte(s))
-}
-
 // appendFold appends b, folded, to dst: every rune is replaced by a
 // canonical member of its Unicode simple case folding orbit (lower case
 // for ASCII letters), and invalid UTF-8 by U+FFFD.
 func appendFold(dst, b []byte) []byte {
 	for i := 0; i < len(b); {
-		c := b[i]
-		if c < utf8.RuneSelf {
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
+		if b[i] < utf8.RuneSelf {
+			// A run of ASCII: copy it, then lower it in place.
+			j := i + 1
+			for j < len(b) && b[j] < utf8.RuneSelf {
+				j++
 			}
-			dst = append(dst, c)
-			i++
+			n := len(dst)
+			dst = append(dst, b[i:j]...)
+			for k, c := range dst[n:] {
+				if 'A' <= c && c <= 'Z' {
+					dst[n+k] = c + ('a' - 'A')
+				}
+			}
+			i = j
 			continue
 		}
 		r, n := utf8.DecodeRune(b[i:])

@@ -134,19 +134,26 @@ func (s *Structure) SectionReader(r io.ReaderAt, sec Section) (io.Reader, int64,
 // names are (not, if exclude) among names, followed by CRLF.
 func filterHeader(r io.ReaderAt, start, end int64, names []string, exclude bool) ([]byte, error) {
 	var out []byte
-	err := eachHeaderLine(r, start, end, func(name []byte, line []byte, cont bool, keep *bool) {
-		if !cont {
-			*keep = nameIn(name, names) != exclude
+	h := headerLines{w: newWindow(r, start, end-start)}
+	defer h.release()
+	keep := false
+	for {
+		line, ok := h.next()
+		if !ok {
+			break
 		}
-		if *keep {
+		if !isContinuation(line) {
+			keep = nameIn(fieldName(line), names) != exclude
+		}
+		if keep {
 			out = append(out, line...)
-			if len(line) > 0 && line[len(line)-1] != '\n' {
+			if line[len(line)-1] != '\n' {
 				out = append(out, '\r', '\n')
 			}
 		}
-	})
-	if err != nil {
-		return nil, err
+	}
+	if h.w.err != nil {
+		return nil, h.w.err
 	}
 	return append(out, '\r', '\n'), nil
 }
@@ -160,22 +167,38 @@ func nameIn(name []byte, names []string) bool {
 	return false
 }
 
-// eachHeaderLine calls fn for each line of the header content[start:end]
-// up to the blank line: with the field name for a field's first line
-// (cont false; name nil for a line that is not a field) and with cont
-// true for its continuation lines. keep carries state between calls of
-// one field.
-func eachHeaderLine(r io.ReaderAt, start, end int64, fn func(name, line []byte, cont bool, keep *bool)) error {
-	w := newWindow(io.NewSectionReader(r, start, end-start), end-start)
-	defer w.release()
-	var line []byte
-	keep := false
-	for pos := int64(0); pos < w.size; {
-		le := w.lineEnd(pos)
-		if w.err != nil {
-			return w.err
-		}
-		line = line[:0]
+// headerLines iterates over the lines of a header up to the blank line
+// that ends it.
+type headerLines struct {
+	w    *window
+	pos  int64
+	line []byte // a line that is not in the window in one piece
+	done bool
+}
+
+// release returns the window to its pool.
+func (h *headerLines) release() { h.w.release() }
+
+// next returns the next line, its line break included, and ok false after
+// the last one: at the blank line, at the end of the content, or on a
+// read error (then h.w.err is set). The line is valid until the next call.
+func (h *headerLines) next() (line []byte, ok bool) {
+	w := h.w
+	if h.done || h.pos >= w.size {
+		return nil, false
+	}
+	pos := h.pos
+	le := w.lineEnd(pos)
+	if w.err != nil {
+		h.done = true
+		return nil, false
+	}
+	if pos >= w.off && le <= w.off+int64(w.n) {
+		line = w.buf[pos-w.off : le-w.off]
+	} else {
+		// The line is longer than the window: gather what the window
+		// still has of it.
+		h.line = h.line[:0]
 		for q := pos; q < le; {
 			b := w.peek(q, 1)
 			if len(b) == 0 {
@@ -184,25 +207,34 @@ func eachHeaderLine(r io.ReaderAt, start, end int64, fn func(name, line []byte, 
 			if n := le - q; int64(len(b)) > n {
 				b = b[:n]
 			}
-			line = append(line, b...)
+			h.line = append(h.line, b...)
 			q += int64(len(b))
 		}
 		if w.err != nil {
-			return w.err
+			h.done = true
+			return nil, false
 		}
-		pos = le
-		if len(line) == 0 || line[0] == '\n' || (line[0] == '\r' && len(line) > 1 && line[1] == '\n') {
-			break // the blank line
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			fn(nil, line, true, &keep)
-			continue
-		}
-		var name []byte
-		if i := bytes.IndexByte(line, ':'); i >= 0 {
-			name = bytes.TrimRight(line[:i], " \t")
-		}
-		fn(name, line, false, &keep)
+		line = h.line
+	}
+	h.pos = le
+	if len(line) == 0 || line[0] == '\n' || (line[0] == '\r' && len(line) > 1 && line[1] == '\n') {
+		h.done = true // the blank line
+		return nil, false
+	}
+	return line, true
+}
+
+// isContinuation reports whether a header line continues the previous
+// field.
+func isContinuation(line []byte) bool {
+	return line[0] == ' ' || line[0] == '\t'
+}
+
+// fieldName returns the name of the field a header line starts, or nil
+// if the line has no colon.
+func fieldName(line []byte) []byte {
+	if i := bytes.IndexByte(line, ':'); i >= 0 {
+		return bytes.TrimRight(line[:i], " \t")
 	}
 	return nil
 }

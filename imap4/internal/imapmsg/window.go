@@ -21,6 +21,7 @@ const keepBehind = 16
 // difference of two counts taken while parsing (each byte is counted once).
 type window struct {
 	r    io.ReaderAt
+	base int64 // offset in r of the content's first byte
 	size int64
 	buf  []byte
 	off  int64 // offset of buf[0] in the content
@@ -31,28 +32,28 @@ type window struct {
 
 	err error // first read error; sticky
 
-	pooled *[]byte // buf's pool entry, if it came from bufPool
+	pooled bool // w came from windowPool
 }
 
-func newWindow(r io.ReaderAt, size int64) *window {
-	w := &window{r: r, size: size}
-	w.pooled = bufPool.Get().(*[]byte)
-	w.buf = *w.pooled
+// newWindow returns a window on the size octets of r that start at base,
+// taken from windowPool with its buffer; release gives it back.
+func newWindow(r io.ReaderAt, base, size int64) *window {
+	w := windowPool.Get().(*window)
+	*w = window{r: r, base: base, size: size, buf: w.buf, pooled: true}
 	return w
 }
 
-// bufPool holds read buffers of windowSize bytes.
-var bufPool = sync.Pool{New: func() any {
-	b := make([]byte, windowSize)
-	return &b
+// windowPool holds windows with read buffers of windowSize bytes.
+var windowPool = sync.Pool{New: func() any {
+	return &window{buf: make([]byte, windowSize)}
 }}
 
-// release returns the window's buffer to the pool; the window must not be
+// release returns a pooled window to the pool; the window must not be
 // used afterwards.
 func (w *window) release() {
-	if w.pooled != nil {
-		bufPool.Put(w.pooled)
-		w.pooled, w.buf = nil, nil
+	if w.pooled {
+		*w = window{buf: w.buf}
+		windowPool.Put(w)
 	}
 }
 
@@ -112,7 +113,7 @@ func (w *window) fill(pos int64) {
 	if want <= 0 {
 		return
 	}
-	m, err := w.r.ReadAt(w.buf[w.n:w.n+want], w.off+int64(w.n))
+	m, err := w.r.ReadAt(w.buf[w.n:w.n+want], w.base+w.off+int64(w.n))
 	w.n += m
 	if m < want {
 		if err == nil || errors.Is(err, io.EOF) {
@@ -148,7 +149,7 @@ func (w *window) countTo(pos int64) {
 			w.lfPos = pos
 			return
 		}
-		m, err := w.r.ReadAt(scratch[:n], w.lfPos)
+		m, err := w.r.ReadAt(scratch[:n], w.base+w.lfPos)
 		w.lfN += int64(bytes.Count(scratch[:m], lf))
 		w.lfPos += int64(m)
 		if int64(m) < n {
