@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/mailfront/mailfront/imap4/imap4test"
 	"github.com/mailfront/mailfront/internal/mailtest"
@@ -72,13 +71,9 @@ func TestClientReportsFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := mailtest.NewFakeTB()
-			defer f.Finish()
-			completed := f.Run(func(tb testing.TB) { tt.script(srv.Dial(tb)) })
-			assert.False(t, completed, "the script stopped at the failure")
-			require.Len(t, f.Failures(), 1)
+			failure := mailtest.MustFail(t, func(tb testing.TB) { tt.script(srv.Dial(tb)) })
 			for _, w := range tt.want {
-				assert.Contains(t, f.Failures()[0], w)
+				assert.Contains(t, failure, w)
 			}
 		})
 	}
@@ -95,4 +90,14 @@ func TestNextTag(t *testing.T) {
 	c.ExpectTagged(tag + " BAD") // not logged in
 	c.Command("NOOP")
 	assert.Equal(t, "a4", c.NextTag())
+}
+
+// ExpectRegexp matches one whole response and returns the submatches.
+func TestClientExpectRegexp(t *testing.T) {
+	srv := imap4test.NewServer(t)
+	c := srv.DialTLS(t)
+	c.Send("r1 CAPABILITY")
+	m := c.ExpectRegexp(`^\* CAPABILITY .*\b(IMAP4rev\d)\b`)
+	assert.Equal(t, "IMAP4rev2", m[1])
+	c.ExpectTagged("r1 OK")
 }

@@ -4,10 +4,8 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -71,26 +69,6 @@ func TestClientTLSConfig(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "* OK", string(buf))
 	assert.Contains(t, string(srv.CAPEM()), "BEGIN CERTIFICATE")
-}
-
-func TestCleanupCloses(t *testing.T) {
-	var addr string
-	var conn net.Conn
-	t.Run("inner", func(t *testing.T) {
-		srv := imap4test.NewServer(t)
-		addr = srv.TLSAddr
-		var err error
-		conn, err = tls.Dial("tcp", srv.TLSAddr, srv.ClientTLSConfig())
-		require.NoError(t, err)
-		_, err = conn.Read(make([]byte, 512))
-		require.NoError(t, err)
-	})
-	defer conn.Close()
-	conn.SetReadDeadline(time.Now().Add(time.Minute))
-	_, err := conn.Read(make([]byte, 1))
-	assert.Error(t, err, "the open connection was closed")
-	_, err = net.Dial("tcp", addr)
-	assert.Error(t, err, "the listener was closed")
 }
 
 func TestUnstartedServer(t *testing.T) {

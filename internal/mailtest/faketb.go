@@ -128,3 +128,21 @@ func (f *FakeTB) Fatalf(format string, args ...any) {
 
 // FailNow records a failure and ends the calling goroutine.
 func (f *FakeTB) FailNow() { f.Fatalf("FailNow") }
+
+// MustFail runs fn with a new FakeTB, finishes it, and returns the one
+// failure fn reported. It fails t unless fn stopped at that failure (a
+// Fatalf) having reported no other: the check every test of the test
+// servers' failure reporting makes.
+func MustFail(t testing.TB, fn func(tb testing.TB)) string {
+	t.Helper()
+	f := NewFakeTB()
+	defer f.Finish()
+	if f.Run(fn) {
+		t.Fatalf("the function completed; want it stopped at a failure (failures: %q)", f.Failures())
+	}
+	failures := f.Failures()
+	if len(failures) != 1 {
+		t.Fatalf("got %d failures %q; want 1", len(failures), failures)
+	}
+	return failures[0]
+}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/mailfront/mailfront/internal/mailtest"
 	"github.com/mailfront/mailfront/submission/submissiontest"
@@ -75,14 +74,25 @@ func TestClientReportsFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := mailtest.NewFakeTB()
-			defer f.Finish()
-			completed := f.Run(func(tb testing.TB) { tt.script(srv.Dial(tb)) })
-			assert.False(t, completed, "the script stopped at the failure")
-			require.Len(t, f.Failures(), 1)
+			failure := mailtest.MustFail(t, func(tb testing.TB) { tt.script(srv.Dial(tb)) })
 			for _, w := range tt.want {
-				assert.Contains(t, f.Failures()[0], w)
+				assert.Contains(t, failure, w)
 			}
 		})
 	}
+}
+
+// SendRaw writes exactly what it is given: two pipelined commands get two
+// replies; Close ends the session without QUIT.
+func TestClientSendRawAndClose(t *testing.T) {
+	srv := submissiontest.NewServer(t)
+	c := srv.Dial(t)
+	c.Hello()
+	c.SendRaw("RSET\r\nNOOP\r\n") // pipelined (RFC 2920: NOOP comes last)
+	c.Expect("250")
+	c.Expect("250")
+	c.Close()
+	c.Close()
+	_, err := c.NetConn().Write([]byte("NOOP\r\n"))
+	assert.Error(t, err)
 }
