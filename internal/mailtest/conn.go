@@ -279,8 +279,9 @@ func Literals(s string) []string {
 }
 
 // HandshakeTLS runs the client side of a TLS handshake on the connection,
-// with the configuration given to Dial; it follows STARTTLS or STLS, or
-// opens an implicit-TLS connection.
+// with the configuration given to NewConn (the harness's ClientTLSConfig
+// for a Conn from Harness.Dial); it follows STARTTLS or STLS, or opens an
+// implicit-TLS connection.
 func (c *Conn) HandshakeTLS() {
 	c.t.Helper()
 	if c.tlsCfg == nil {

@@ -11,8 +11,10 @@
 //     the users and mail of the server's store, and closes everything at
 //     cleanup;
 //   - [Conn], the core of the scripted clients: line, dot-terminated, SMTP
-//     reply and IMAP literal reading with a deadline per read, and failure
-//     messages that carry the recent transcript.
+//     reply and IMAP literal reading with a deadline per read, Expect and
+//     ExpectRegexp over whichever of those readers the protocol uses, and
+//     failure messages that carry the recent transcript;
+//   - [FakeTB] and [MustFail], for tests of that failure reporting.
 //
 // The public packages wrap these with documented, protocol-specific APIs;
 // nothing here is part of mailfront's public API.
