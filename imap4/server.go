@@ -1,6 +1,7 @@
 package imap4
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -8,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"time"
 
@@ -211,30 +211,14 @@ const (
 	noTimeout = 1<<63 - 1
 )
 
-func (s *Server) logger() *slog.Logger {
-	if s.Logger == nil {
-		return slog.Default()
-	}
-	return s.Logger
-}
-
-// duration resolves a duration field: zero is def, negative none (0).
-func duration(v, def time.Duration) time.Duration {
-	switch {
-	case v < 0:
-		return 0
-	case v == 0:
-		return def
-	}
-	return v
-}
+func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
 
 func (s *Server) preAuthTimeout() time.Duration {
-	return duration(s.PreAuthTimeout, defaultPreAuthTimeout)
+	return netsrv.Timeout(s.PreAuthTimeout, defaultPreAuthTimeout)
 }
 
 func (s *Server) readTimeout() time.Duration {
-	d := duration(s.ReadTimeout, defaultReadTimeout)
+	d := netsrv.Timeout(s.ReadTimeout, defaultReadTimeout)
 	if d > 0 && d < minReadTimeout {
 		d = minReadTimeout
 	}
@@ -242,71 +226,44 @@ func (s *Server) readTimeout() time.Duration {
 }
 
 func (s *Server) idleNotifyInterval() time.Duration {
-	return duration(s.IdleNotifyInterval, defaultIdleNotify)
+	return netsrv.Timeout(s.IdleNotifyInterval, defaultIdleNotify)
 }
 
 func (s *Server) writeTimeout() time.Duration {
-	return duration(s.WriteTimeout, defaultWriteTimeout)
+	return netsrv.Timeout(s.WriteTimeout, defaultWriteTimeout)
 }
 
 func (s *Server) handshakeTimeout() time.Duration {
 	if s.HandshakeTimeout < 0 {
 		return noTimeout
 	}
-	return duration(s.HandshakeTimeout, defaultHandshakeTimeout)
-}
-
-// limit resolves a count field: zero is def, negative unlimited (0).
-func limit(v, def int) int {
-	switch {
-	case v < 0:
-		return 0
-	case v == 0:
-		return def
-	}
-	return v
+	return netsrv.Timeout(s.HandshakeTimeout, defaultHandshakeTimeout)
 }
 
 func (s *Server) maxBadCommands(loggedIn bool) int {
 	if loggedIn {
-		return limit(s.MaxBadCommands, defaultMaxBadCommands)
+		return netsrv.Limit(s.MaxBadCommands, defaultMaxBadCommands)
 	}
-	return limit(s.MaxBadCommandsBeforeLogin, defaultMaxBadPreAuth)
+	return netsrv.Limit(s.MaxBadCommandsBeforeLogin, defaultMaxBadPreAuth)
 }
 
 func (s *Server) maxLineLength() int {
 	if s.MaxLineLength < 0 {
 		return 1 << 20
 	}
-	return limit(s.MaxLineLength, defaultMaxLineLength)
+	return netsrv.Limit(s.MaxLineLength, defaultMaxLineLength)
 }
 
 func (s *Server) maxCommandSize() int64 {
 	if s.MaxCommandSize < 0 {
 		return 64 << 20
 	}
-	return int64(limit(s.MaxCommandSize, defaultMaxCommandSize))
+	return int64(netsrv.Limit(s.MaxCommandSize, defaultMaxCommandSize))
 }
 
 // appendLimit returns the APPEND size limit, 0 for none.
 func (s *Server) appendLimit() int64 {
-	switch {
-	case s.AppendLimit < 0:
-		return 0
-	case s.AppendLimit == 0:
-		return defaultAppendLimit
-	}
-	return s.AppendLimit
-}
-
-func (s *Server) hostname() string {
-	if s.Hostname != "" {
-		return s.Hostname
-	}
-	if h, err := os.Hostname(); err == nil && h != "" {
-		return h
-	}
-	return "localhost"
+	return netsrv.Limit(s.AppendLimit, defaultAppendLimit)
 }
 
 func (s *Server) authThrottle() *auth.Throttle {
@@ -333,10 +290,10 @@ func (s *Server) validate(implicitTLS bool) error {
 	if s.Authenticator == nil {
 		return errors.New("imap4: Server.Authenticator is nil")
 	}
-	if implicitTLS && !hasCertificate(s.TLSConfig) {
+	if implicitTLS && !netsrv.HasCertificate(s.TLSConfig) {
 		return fmt.Errorf("imap4: ServeTLS: %w", netsrv.ErrNoTLSConfig)
 	}
-	if implicitTLS || len(s.TrustedNetworks) > 0 || hasCertificate(s.TLSConfig) {
+	if implicitTLS || len(s.TrustedNetworks) > 0 || netsrv.HasCertificate(s.TLSConfig) {
 		return nil
 	}
 	plain := s.LoginPolicy.Allowed(s.Authenticator, auth.Transport{})
@@ -344,10 +301,6 @@ func (s *Server) validate(implicitTLS bool) error {
 		return errNoLogin
 	}
 	return nil
-}
-
-func hasCertificate(cfg *tls.Config) bool {
-	return cfg != nil && (len(cfg.Certificates) > 0 || cfg.GetCertificate != nil || cfg.GetConfigForClient != nil)
 }
 
 // Serve accepts connections on l and serves IMAP on each, offering
@@ -376,7 +329,7 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 			"imap4: LoginPolicy PlainTextLogin accepts passwords without TLS; anyone on the network path can read them",
 			slog.String("addr", l.Addr().String()))
 	}
-	hostname := s.hostname()
+	hostname := netsrv.Hostname(s.Hostname)
 	h := &handler{
 		s:        s,
 		hostname: hostname,
@@ -387,7 +340,7 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 			TrustedNetworks: s.TrustedNetworks,
 			Throttle:        s.authThrottle(),
 			OnAttempt:       s.OnAuthAttempt,
-			MaxFailures:     limit(s.MaxAuthFailures, defaultMaxAuthFailures),
+			MaxFailures:     netsrv.Limit(s.MaxAuthFailures, defaultMaxAuthFailures),
 			ServerName:      hostname,
 		},
 	}
@@ -400,9 +353,9 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 		TLSConfig:           s.TLSConfig,
 		HandshakeTimeout:    s.handshakeTimeout(),
 		WriteTimeout:        s.writeTimeout(),
-		MaxConns:            limit(s.MaxConns, defaultMaxConns),
-		MaxConnsPerAddr:     limit(s.MaxConnsPerAddr, defaultMaxConnsPerAddr),
-		MaxConnsPerUserAddr: limit(s.MaxConnsPerUserAddr, defaultMaxConnsPerUserAddr),
+		MaxConns:            netsrv.Limit(s.MaxConns, defaultMaxConns),
+		MaxConnsPerAddr:     netsrv.Limit(s.MaxConnsPerAddr, defaultMaxConnsPerAddr),
+		MaxConnsPerUserAddr: netsrv.Limit(s.MaxConnsPerUserAddr, defaultMaxConnsPerUserAddr),
 		ConnState:           s.ConnState,
 		BaseContext:         s.BaseContext,
 		ConnContext:         s.ConnContext,
@@ -428,32 +381,16 @@ func refuse(c *netsrv.Conn, reason mailfront.CloseReason) {
 // ListenAndServe listens on the TCP address Addr (":143" if empty) and
 // calls Serve.
 func (s *Server) ListenAndServe() error {
-	addr := s.Addr
-	if addr == "" {
-		addr = ":143"
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	return s.Serve(l)
+	return netsrv.ListenAndServe(s.Addr, ":143", s.Serve)
 }
 
 // ListenAndServeTLS listens on the TCP address Addr (":993" if empty) and
 // calls ServeTLS. TLSConfig must be set.
 func (s *Server) ListenAndServeTLS() error {
-	if !hasCertificate(s.TLSConfig) {
+	if !netsrv.HasCertificate(s.TLSConfig) {
 		return fmt.Errorf("imap4: ListenAndServeTLS: %w", netsrv.ErrNoTLSConfig)
 	}
-	addr := s.Addr
-	if addr == "" {
-		addr = ":993"
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	return s.ServeTLS(l)
+	return netsrv.ListenAndServe(s.Addr, ":993", s.ServeTLS)
 }
 
 // Shutdown stops the server gracefully: it closes the listeners, says

@@ -1,6 +1,7 @@
 package pop3
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -8,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -206,31 +206,14 @@ const (
 	noTimeout = 100 * 365 * 24 * time.Hour
 )
 
-func (s *Server) logger() *slog.Logger {
-	if s.Logger == nil {
-		return slog.Default()
-	}
-	return s.Logger
-}
+func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
 
 func (s *Server) readTimeout() time.Duration {
-	switch {
-	case s.ReadTimeout < 0:
-		return 0
-	case s.ReadTimeout == 0:
-		return defaultReadTimeout
-	}
-	return s.ReadTimeout
+	return netsrv.Timeout(s.ReadTimeout, defaultReadTimeout)
 }
 
 func (s *Server) writeTimeout() time.Duration {
-	switch {
-	case s.WriteTimeout < 0:
-		return 0
-	case s.WriteTimeout == 0:
-		return defaultWriteTimeout
-	}
-	return s.WriteTimeout
+	return netsrv.Timeout(s.WriteTimeout, defaultWriteTimeout)
 }
 
 func (s *Server) handshakeTimeout() time.Duration {
@@ -243,23 +226,11 @@ func (s *Server) handshakeTimeout() time.Duration {
 	return s.HandshakeTimeout
 }
 
-// limit resolves a count field: zero is def, negative unlimited (0 for
-// netsrv and the counters here).
-func limit(v, def int) int {
-	switch {
-	case v < 0:
-		return 0
-	case v == 0:
-		return def
-	}
-	return v
-}
-
 func (s *Server) maxBadCommands(loggedIn bool) int {
 	if loggedIn {
-		return limit(s.MaxBadCommands, defaultMaxBadCommands)
+		return netsrv.Limit(s.MaxBadCommands, defaultMaxBadCommands)
 	}
-	return limit(s.MaxBadCommandsBeforeLogin, defaultMaxBadPreAuth)
+	return netsrv.Limit(s.MaxBadCommandsBeforeLogin, defaultMaxBadPreAuth)
 }
 
 func (s *Server) maxLineLength() int {
@@ -270,16 +241,6 @@ func (s *Server) maxLineLength() int {
 		return defaultMaxLineLength
 	}
 	return s.MaxLineLength
-}
-
-func (s *Server) hostname() string {
-	if s.Hostname != "" {
-		return s.Hostname
-	}
-	if h, err := os.Hostname(); err == nil && h != "" {
-		return h
-	}
-	return "localhost"
 }
 
 func (s *Server) implementation() string {
@@ -338,7 +299,7 @@ func (s *Server) validate(implicitTLS bool) error {
 	if s.Authenticator == nil {
 		return errors.New("pop3: Server.Authenticator is nil")
 	}
-	if implicitTLS || len(s.TrustedNetworks) > 0 || hasCertificate(s.TLSConfig) {
+	if implicitTLS || len(s.TrustedNetworks) > 0 || netsrv.HasCertificate(s.TLSConfig) {
 		return nil
 	}
 	plain := s.LoginPolicy.Allowed(s.Authenticator, auth.Transport{})
@@ -346,10 +307,6 @@ func (s *Server) validate(implicitTLS bool) error {
 		return errNoLogin
 	}
 	return nil
-}
-
-func hasCertificate(cfg *tls.Config) bool {
-	return cfg != nil && (len(cfg.Certificates) > 0 || cfg.GetCertificate != nil || cfg.GetConfigForClient != nil)
 }
 
 // Serve accepts connections on l and serves POP3 on each, offering STLS when
@@ -372,7 +329,7 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 		l.Close()
 		return err
 	}
-	if implicitTLS && !hasCertificate(s.TLSConfig) {
+	if implicitTLS && !netsrv.HasCertificate(s.TLSConfig) {
 		l.Close()
 		return fmt.Errorf("pop3: ServeTLS: %w", netsrv.ErrNoTLSConfig)
 	}
@@ -381,7 +338,7 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 			"pop3: LoginPolicy PlainTextLogin accepts passwords without TLS; anyone on the network path can read them",
 			slog.String("addr", l.Addr().String()))
 	}
-	hostname := s.hostname()
+	hostname := netsrv.Hostname(s.Hostname)
 	h := &handler{
 		s:        s,
 		hostname: sanitizeToken(hostname),
@@ -393,7 +350,7 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 			TrustedNetworks: s.TrustedNetworks,
 			Throttle:        s.authThrottle(),
 			OnAttempt:       s.OnAuthAttempt,
-			MaxFailures:     limit(s.MaxAuthFailures, defaultMaxAuthFailures),
+			MaxFailures:     netsrv.Limit(s.MaxAuthFailures, defaultMaxAuthFailures),
 			ServerName:      hostname,
 		},
 	}
@@ -406,9 +363,9 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 		TLSConfig:           s.TLSConfig,
 		HandshakeTimeout:    s.handshakeTimeout(),
 		WriteTimeout:        s.writeTimeout(),
-		MaxConns:            limit(s.MaxConns, defaultMaxConns),
-		MaxConnsPerAddr:     limit(s.MaxConnsPerAddr, defaultMaxConnsPerAddr),
-		MaxConnsPerUserAddr: limit(s.MaxConnsPerUserAddr, defaultMaxConnsPerUserAddr),
+		MaxConns:            netsrv.Limit(s.MaxConns, defaultMaxConns),
+		MaxConnsPerAddr:     netsrv.Limit(s.MaxConnsPerAddr, defaultMaxConnsPerAddr),
+		MaxConnsPerUserAddr: netsrv.Limit(s.MaxConnsPerUserAddr, defaultMaxConnsPerUserAddr),
 		ConnState:           s.ConnState,
 		BaseContext:         s.BaseContext,
 		ConnContext:         s.ConnContext,
@@ -434,32 +391,16 @@ func refuse(c *netsrv.Conn, reason mailfront.CloseReason) {
 // ListenAndServe listens on the TCP address Addr (":110" if empty) and calls
 // Serve.
 func (s *Server) ListenAndServe() error {
-	addr := s.Addr
-	if addr == "" {
-		addr = ":110"
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	return s.Serve(l)
+	return netsrv.ListenAndServe(s.Addr, ":110", s.Serve)
 }
 
 // ListenAndServeTLS listens on the TCP address Addr (":995" if empty) and
 // calls ServeTLS. TLSConfig must be set.
 func (s *Server) ListenAndServeTLS() error {
-	if !hasCertificate(s.TLSConfig) {
+	if !netsrv.HasCertificate(s.TLSConfig) {
 		return fmt.Errorf("pop3: ListenAndServeTLS: %w", netsrv.ErrNoTLSConfig)
 	}
-	addr := s.Addr
-	if addr == "" {
-		addr = ":995"
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	return s.ServeTLS(l)
+	return netsrv.ListenAndServe(s.Addr, ":995", s.ServeTLS)
 }
 
 // Shutdown stops the server gracefully: it closes the listeners, closes

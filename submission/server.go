@@ -1,6 +1,7 @@
 package submission
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -8,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"time"
 
@@ -242,22 +242,7 @@ type Server struct {
 	ownThrottle  *auth.Throttle
 }
 
-func (s *Server) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
-	}
-	return slog.Default()
-}
-
-func (s *Server) hostname() string {
-	if s.Hostname != "" {
-		return s.Hostname
-	}
-	if h, err := os.Hostname(); err == nil && h != "" {
-		return h
-	}
-	return "localhost"
-}
+func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
 
 func (s *Server) throttle() *auth.Throttle {
 	if s.Throttle != nil {
@@ -267,41 +252,17 @@ func (s *Server) throttle() *auth.Throttle {
 	return s.ownThrottle
 }
 
-// timeout resolves a duration field: zero means def, negative none (0).
-func timeout(v, def time.Duration) time.Duration {
-	switch {
-	case v == 0:
-		return def
-	case v < 0:
-		return 0
-	}
-	return v
-}
+func (s *Server) readTimeout() time.Duration  { return netsrv.Timeout(s.ReadTimeout, 5*time.Minute) }
+func (s *Server) writeTimeout() time.Duration { return netsrv.Timeout(s.WriteTimeout, 5*time.Minute) }
+func (s *Server) maxConns() int               { return netsrv.Limit(s.MaxConns, 5000) }
+func (s *Server) maxConnsPerAddr() int        { return netsrv.Limit(s.MaxConnsPerAddr, 20) }
+func (s *Server) maxLineLength() int          { return netsrv.Limit(s.MaxLineLength, DefaultMaxLineLength) }
+func (s *Server) maxSizeExcess() int64        { return netsrv.Limit(s.MaxSizeExcess, 1<<20) }
+func (s *Server) maxHeaderBytes() int         { return netsrv.Limit(s.MaxHeaderBytes, 256<<10) }
+func (s *Server) maxRecipients() int          { return netsrv.Limit(s.MaxRecipients, DefaultMaxRecipients) }
 
-// limit resolves a count field: zero means def, negative none (0).
-func limit[T int | int64](v, def T) T {
-	switch {
-	case v == 0:
-		return def
-	case v < 0:
-		return 0
-	}
-	return v
-}
-
-func (s *Server) readTimeout() time.Duration  { return timeout(s.ReadTimeout, 5*time.Minute) }
-func (s *Server) writeTimeout() time.Duration { return timeout(s.WriteTimeout, 5*time.Minute) }
-func (s *Server) maxConns() int               { return limit(s.MaxConns, 5000) }
-func (s *Server) maxConnsPerAddr() int        { return limit(s.MaxConnsPerAddr, 20) }
-func (s *Server) maxMessageBytes() int64      { return limit(s.MaxMessageBytes, DefaultMaxMessageBytes) }
-func (s *Server) maxSizeExcess() int64        { return limit(s.MaxSizeExcess, 1<<20) }
-func (s *Server) maxRecipients() int          { return limit(s.MaxRecipients, DefaultMaxRecipients) }
-
-func (s *Server) maxHeaderBytes() int {
-	if s.MaxHeaderBytes < 0 {
-		return 0
-	}
-	return limit(s.MaxHeaderBytes, 256<<10)
+func (s *Server) maxMessageBytes() int64 {
+	return netsrv.Limit(s.MaxMessageBytes, DefaultMaxMessageBytes)
 }
 
 func (s *Server) maxBadCommands() (preAuth, postAuth int) {
@@ -312,16 +273,6 @@ func (s *Server) maxBadCommands() (preAuth, postAuth int) {
 		return 0, 0
 	}
 	return s.MaxBadCommands, s.MaxBadCommands
-}
-
-func (s *Server) maxLineLength() int {
-	switch {
-	case s.MaxLineLength == 0:
-		return DefaultMaxLineLength
-	case s.MaxLineLength < 0:
-		return 0
-	}
-	return s.MaxLineLength
 }
 
 // config is a Server's settings resolved for one Serve call, shared by the
@@ -372,7 +323,7 @@ func (s *Server) validate() error {
 func (s *Server) newConfig() *config {
 	cfg := &config{
 		srv:           s,
-		hostname:      s.hostname(),
+		hostname:      netsrv.Hostname(s.Hostname),
 		backend:       s.Backend,
 		senderPolicy:  s.SenderPolicy,
 		readTimeout:   s.readTimeout(),
@@ -461,15 +412,7 @@ func (s *Server) listenAndServe(def string, implicitTLS bool) error {
 	if s.srv.ShuttingDown() {
 		return ErrServerClosed
 	}
-	addr := s.Addr
-	if addr == "" {
-		addr = def
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	return s.serve(l, implicitTLS)
+	return netsrv.ListenAndServe(s.Addr, def, func(l net.Listener) error { return s.serve(l, implicitTLS) })
 }
 
 // Shutdown stops the listeners, says "421 4.3.2" to every connection

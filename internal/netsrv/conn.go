@@ -140,7 +140,7 @@ func (c *Conn) LocalCertificate() *x509.Certificate { return c.localCert }
 
 // CanStartTLS reports whether STARTTLS may be offered: the server has a
 // certificate and the connection is not yet encrypted.
-func (c *Conn) CanStartTLS() bool { return hasCertificate(c.cfg.TLSConfig) && c.TLS() == nil }
+func (c *Conn) CanStartTLS() bool { return HasCertificate(c.cfg.TLSConfig) && c.TLS() == nil }
 
 // ShuttingDown reports whether the server is shutting down.
 func (c *Conn) ShuttingDown() bool { return c.srv.ShuttingDown() }
@@ -297,7 +297,7 @@ func (c *Conn) StartTLS() error {
 	if c.TLS() != nil {
 		return ErrAlreadyTLS
 	}
-	if !hasCertificate(c.cfg.TLSConfig) {
+	if !HasCertificate(c.cfg.TLSConfig) {
 		return ErrNoTLSConfig
 	}
 	if n := c.R.Buffered(); n > 0 {

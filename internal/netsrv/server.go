@@ -110,7 +110,7 @@ func (s *Server) Serve(l net.Listener, cfg Config, implicitTLS bool) error {
 	if cfg.TLSConfig != nil {
 		cfg.TLSConfig = s.prepareTLS(cfg.TLSConfig)
 	}
-	if implicitTLS && !hasCertificate(cfg.TLSConfig) {
+	if implicitTLS && !HasCertificate(cfg.TLSConfig) {
 		return ErrNoTLSConfig
 	}
 	if !s.trackListener(&l, true) {
@@ -167,10 +167,6 @@ func isTemporary(err error) bool {
 	}
 	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
 		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
-}
-
-func hasCertificate(cfg *tls.Config) bool {
-	return cfg != nil && (len(cfg.Certificates) > 0 || cfg.GetCertificate != nil || cfg.GetConfigForClient != nil)
 }
 
 func (s *Server) trackListener(l *net.Listener, add bool) bool {
