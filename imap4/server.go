@@ -194,7 +194,6 @@ const (
 	minReadTimeout             = 30 * time.Minute
 	defaultIdleNotify          = 2 * time.Minute
 	defaultWriteTimeout        = 5 * time.Minute
-	defaultHandshakeTimeout    = 30 * time.Second
 	defaultMaxConns            = 1000
 	defaultMaxConnsPerAddr     = 100
 	defaultMaxConnsPerUserAddr = 20
@@ -207,8 +206,6 @@ const (
 	// preAuthLiteralMax bounds each literal before login: enough for any
 	// user name and password (LOGIN) or client ID.
 	preAuthLiteralMax = 8 << 10
-	// noTimeout stands for "none" where the machinery needs a duration.
-	noTimeout = 1<<63 - 1
 )
 
 func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
@@ -231,13 +228,6 @@ func (s *Server) idleNotifyInterval() time.Duration {
 
 func (s *Server) writeTimeout() time.Duration {
 	return netsrv.Timeout(s.WriteTimeout, defaultWriteTimeout)
-}
-
-func (s *Server) handshakeTimeout() time.Duration {
-	if s.HandshakeTimeout < 0 {
-		return noTimeout
-	}
-	return netsrv.Timeout(s.HandshakeTimeout, defaultHandshakeTimeout)
 }
 
 func (s *Server) maxBadCommands(loggedIn bool) int {
@@ -351,7 +341,7 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 		Protocol:            "imap4",
 		Logger:              s.logger(),
 		TLSConfig:           s.TLSConfig,
-		HandshakeTimeout:    s.handshakeTimeout(),
+		HandshakeTimeout:    s.HandshakeTimeout, // netsrv: zero 30s, negative none
 		WriteTimeout:        s.writeTimeout(),
 		MaxConns:            netsrv.Limit(s.MaxConns, defaultMaxConns),
 		MaxConnsPerAddr:     netsrv.Limit(s.MaxConnsPerAddr, defaultMaxConnsPerAddr),

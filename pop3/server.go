@@ -192,7 +192,6 @@ type Server struct {
 const (
 	defaultReadTimeout         = 10 * time.Minute
 	defaultWriteTimeout        = 5 * time.Minute
-	defaultHandshakeTimeout    = 30 * time.Second
 	defaultMaxConns            = 1000
 	defaultMaxConnsPerAddr     = 100
 	defaultMaxConnsPerUserAddr = 20
@@ -201,9 +200,6 @@ const (
 	defaultMaxAuthFailures     = 3
 	defaultMaxLineLength       = 512
 	defaultImplementation      = "mailfront"
-	// noTimeout stands for "none" where the machinery needs a duration:
-	// a century, far from overflowing time.Time arithmetic.
-	noTimeout = 100 * 365 * 24 * time.Hour
 )
 
 func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
@@ -214,16 +210,6 @@ func (s *Server) readTimeout() time.Duration {
 
 func (s *Server) writeTimeout() time.Duration {
 	return netsrv.Timeout(s.WriteTimeout, defaultWriteTimeout)
-}
-
-func (s *Server) handshakeTimeout() time.Duration {
-	switch {
-	case s.HandshakeTimeout < 0:
-		return noTimeout
-	case s.HandshakeTimeout == 0:
-		return defaultHandshakeTimeout
-	}
-	return s.HandshakeTimeout
 }
 
 func (s *Server) maxBadCommands(loggedIn bool) int {
@@ -361,7 +347,7 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 		Protocol:            "pop3",
 		Logger:              s.logger(),
 		TLSConfig:           s.TLSConfig,
-		HandshakeTimeout:    s.handshakeTimeout(),
+		HandshakeTimeout:    s.HandshakeTimeout, // netsrv: zero 30s, negative none
 		WriteTimeout:        s.writeTimeout(),
 		MaxConns:            netsrv.Limit(s.MaxConns, defaultMaxConns),
 		MaxConnsPerAddr:     netsrv.Limit(s.MaxConnsPerAddr, defaultMaxConnsPerAddr),

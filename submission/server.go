@@ -360,7 +360,7 @@ func (s *Server) netConfig(cfg *config) netsrv.Config {
 		Protocol:         "submission",
 		Logger:           s.logger(),
 		TLSConfig:        s.TLSConfig,
-		HandshakeTimeout: s.HandshakeTimeout,
+		HandshakeTimeout: max(s.HandshakeTimeout, 0), // documented: negative is 30s too
 		WriteTimeout:     s.writeTimeout(),
 		MaxConns:         s.maxConns(),
 		MaxConnsPerAddr:  s.maxConnsPerAddr(),

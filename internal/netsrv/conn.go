@@ -268,8 +268,12 @@ func (c *Conn) refuse(reason mailfront.CloseReason) {
 // connection and switches the buffered reader and writer to it.
 func (c *Conn) handshake() error {
 	tc := tls.Server(c.netConn, c.cfg.TLSConfig)
-	ctx, cancel := context.WithTimeout(c.Ctx, c.cfg.handshakeTimeout())
-	defer cancel()
+	ctx := c.Ctx
+	if d := Timeout(c.cfg.HandshakeTimeout, defaultHandshakeTimeout); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	err := tc.HandshakeContext(ctx)
 	c.localCert = c.srv.takeLocalCert(c.netConn)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -484,27 +485,48 @@ func TestImplicitTLSVersions(t *testing.T) {
 }
 
 // X6: a client that opens a TLS port and sends nothing, or half a
-// ClientHello, is closed at the handshake timeout.
+// ClientHello, is closed at the handshake timeout: HandshakeTimeout, 30
+// seconds when it is zero, and never when it is negative.
 func TestHandshakeTimeout(t *testing.T) {
-	for _, partial := range []string{"", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"} {
-		synctest.Test(t, func(t *testing.T) {
-			e := newEcho()
-			e.tls, _ = selfSigned(t)
-			e.limits.HandshakeTimeout = 10 * time.Second
-			l, done := serve(t, e, true)
-			conn, err := l.Dial()
-			require.NoError(t, err)
-			conn.Write([]byte(partial))
-			start := time.Now()
-			_, err = io.ReadAll(conn)
-			assert.NoError(t, err, "the server closes the connection")
-			assert.Equal(t, 10*time.Second, time.Since(start))
-			synctest.Wait()
-			assert.Equal(t, "closed:tls handshake failed", e.stateLog()[len(e.stateLog())-1])
-			conn.Close()
-			e.srv.Close()
-			<-done
-		})
+	for _, tt := range []struct {
+		name    string
+		timeout time.Duration
+		want    time.Duration // 0: not closed
+	}{
+		{"set", 10 * time.Second, 10 * time.Second},
+		{"zero is 30 seconds", 0, 30 * time.Second},
+		{"negative is none", -1, 0},
+	} {
+		for _, partial := range []string{"", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"} {
+			t.Run(fmt.Sprintf("%s/%d bytes", tt.name, len(partial)), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					e := newEcho()
+					e.tls, _ = selfSigned(t)
+					e.limits.HandshakeTimeout = tt.timeout
+					l, done := serve(t, e, true)
+					conn, err := l.Dial()
+					require.NoError(t, err)
+					conn.Write([]byte(partial))
+					start := time.Now()
+					if tt.want == 0 {
+						// Wait far longer than any default, then give up.
+						require.NoError(t, conn.SetReadDeadline(start.Add(1000*time.Hour)))
+						_, err = io.ReadAll(conn)
+						assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "the server keeps waiting")
+						assert.Equal(t, 1000*time.Hour, time.Since(start))
+					} else {
+						_, err = io.ReadAll(conn)
+						assert.NoError(t, err, "the server closes the connection")
+						assert.Equal(t, tt.want, time.Since(start))
+						synctest.Wait()
+						assert.Equal(t, "closed:tls handshake failed", e.stateLog()[len(e.stateLog())-1])
+					}
+					conn.Close()
+					e.srv.Close()
+					<-done
+				})
+			})
+		}
 	}
 }
 

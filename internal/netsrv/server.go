@@ -45,7 +45,8 @@ type Config struct {
 	// TLSConfig enables STARTTLS and is required for implicit TLS. Serve
 	// clones it.
 	TLSConfig *tls.Config
-	// HandshakeTimeout bounds a TLS handshake; <= 0 means 30 seconds.
+	// HandshakeTimeout bounds a TLS handshake; zero means 30 seconds,
+	// negative none.
 	HandshakeTimeout time.Duration
 	// WriteTimeout bounds each flush of buffered output; <= 0 means none.
 	WriteTimeout time.Duration
@@ -69,12 +70,9 @@ type Config struct {
 	Handle func(c *Conn)
 }
 
-func (cfg *Config) handshakeTimeout() time.Duration {
-	if cfg.HandshakeTimeout <= 0 {
-		return 30 * time.Second
-	}
-	return cfg.HandshakeTimeout
-}
+// defaultHandshakeTimeout bounds a TLS handshake when
+// Config.HandshakeTimeout is zero.
+const defaultHandshakeTimeout = 30 * time.Second
 
 // Server tracks listeners and connections. Its zero value is ready to use.
 type Server struct {
