@@ -229,6 +229,9 @@ func TestServeAndShutdown(t *testing.T) {
 	assert.Equal(t, "+OK hello", c.line())
 	c.send("INFO\r\n")
 	assert.Regexp(t, `^\+OK \w+-1 echo 198\.51\.100\.1:40000 false$`, c.line())
+	// The reply comes before the handler waits again: let it get there, so
+	// that Shutdown finds the connection idle.
+	require.Eventually(t, func() bool { return len(e.stateLog()) == 6 }, 5*time.Second, time.Millisecond)
 
 	require.NoError(t, e.srv.Shutdown(context.Background()))
 	assert.Equal(t, "-ERR shutting down", c.line(), "an idle connection is told and closed")
