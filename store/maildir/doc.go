@@ -79,8 +79,8 @@
 // directory fsynced) and a journal of checksummed records appended and
 // fsynced before a change is acknowledged or shown to any session. The
 // journal is folded into a new snapshot when it grows past half the
-// snapshot (and 1 MiB), and when the user's last session ends if it is
-// over 64 KiB.
+// snapshot (and 1 MiB), and when the user is unloaded if it is over
+// 64 KiB.
 // Expunge records beyond the last 100,000 are forgotten; a client syncing
 // from before them is told every absent UID (a superset, as the imap4
 // contract allows).
@@ -150,7 +150,9 @@
 // Another process using a Store on the same directory (a second server
 // instance) gets an error for that user rather than corrupting it; other
 // programs should deliver the Maildir way, into new/. Without flock
-// (non-Unix systems) this is not enforced.
+// (non-Unix systems) this is not enforced. A Store holds the lock from the
+// user's first session or delivery until it unloads the user, idle users
+// included (see Concurrency).
 //
 // # Concurrency
 //
@@ -161,4 +163,33 @@
 // for a second session); IMAP sessions may use the INBOX meanwhile, and a
 // message they expunge is reported gone to POP3 (and skipped by its
 // Delete).
+//
+// When a user's last session ends (or a delivery is done), the user stays
+// loaded, idle: the folders it used keep their index in memory and their
+// journal open, so that a client that polls (connects, selects, logs out,
+// again and again) or the next delivery does not read the index again. Up
+// to [Store.MaxIdleUsers] users (default 64) stay idle, each at most
+// [Store.IdleUnload] (default 10 minutes), the least recently used
+// unloaded first. There is no timer: the bounds are applied whenever the
+// store is used (a session opens or ends, a delivery, a poller's tick),
+// and [Store.Close] unloads every user.
+//
+// An idle user keeps its mailfront-lock: its in-memory index is valid only
+// as long as no other process changes the index files, and the lock is what
+// keeps a second server instance out. So a second process cannot use a
+// user until this Store unloads it (at the latest IdleUnload after its
+// last session, if the store is used meanwhile) or closes. Set
+// MaxIdleUsers negative to release a user's lock with its last session.
+//
+// Other programs may change the directories while a user is idle. The
+// next session (or delivery) checks, before using the cached state, that
+// the user's lock file is still the one it holds (else the directory was
+// removed or replaced and the user is loaded afresh) and that each folder's
+// journal is the open file, of the length written, and its snapshot of the
+// length written (else the folder reloads its index); a session's first
+// command then stats new/ and cur/ and reads them if their mtimes moved,
+// as it does every PollInterval. These checks cost a few stat calls. A
+// delivery does not look at the directories (it adds a message whatever
+// else is there), so a stream of deliveries does not read a large cur/
+// whose mtime each of them moves.
 package maildir

@@ -66,3 +66,22 @@ func SetLimits(uidStep, modseqStep, tombs int, compact int64) (restore func()) {
 		uidReserveStep, modseqReserveStep, maxTombs, minCompactLog, releaseCompactLog = a, b, c, d, e
 	}
 }
+
+// IdleUsers returns the names of the users s keeps loaded without a
+// reference, least recently used first.
+func IdleUsers(s *Store) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := []string{}
+	for u := s.idle.head; u != nil; u = u.next {
+		names = append(names, u.name)
+	}
+	return names
+}
+
+// LoadedUsers returns how many users s has loaded, idle or not.
+func LoadedUsers(s *Store) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.users)
+}

@@ -70,8 +70,9 @@ type folder struct {
 	snapSize int64
 	pending  []byte // journal records of the change being made
 
-	lastScan  time.Time
-	forceScan bool
+	lastScan   time.Time
+	forceScan  bool
+	revalidate bool // the user was idle: check the files before trusting the state
 
 	watchers map[*mailbox]chan struct{}
 	pollStop chan struct{}
@@ -96,6 +97,7 @@ func (f *folder) readyLocked(force bool) error {
 	if f.gone {
 		return errGone
 	}
+	f.revalidateLocked()
 	if !f.loaded {
 		if err := f.loadLocked(); err != nil {
 			return err
@@ -107,6 +109,42 @@ func (f *folder) readyLocked(force bool) error {
 	}
 	_, err := f.scanLocked(f.forceScan, false)
 	return err
+}
+
+// loadedLocked is readyLocked without looking at the directories, for a
+// delivery: it needs the index to be current, not to know what other
+// programs did to the mailbox (their messages are adopted by the next
+// scan, with UIDs above the one it hands out). It loads the folder if
+// needed. Deliveries thus do not read a large cur/ that the store itself
+// changed (its mtime moves with every delivery).
+func (f *folder) loadedLocked() error {
+	if f.gone {
+		return errGone
+	}
+	f.revalidateLocked()
+	if !f.loaded {
+		return f.loadLocked()
+	}
+	return nil
+}
+
+// revalidateLocked is the check of a folder of a user taken back from the
+// idle list: the index files must be the ones the folder holds (else it
+// reloads them), and the next readyLocked scans new/ and cur/ (two stat
+// calls when their mtimes did not move) whenever the last scan was.
+func (f *folder) revalidateLocked() {
+	if !f.revalidate {
+		return
+	}
+	f.revalidate = false
+	if f.loaded && !f.indexCurrentLocked() {
+		// Changed behind the store's back (restored, removed): the
+		// files are the truth.
+		f.logger().LogAttrs(context.Background(), slog.LevelInfo, "maildir: index changed on disk, reloading",
+			slog.String("dir", f.dir))
+		f.invalidateLocked()
+	}
+	f.lastScan = time.Time{}
 }
 
 // loadLocked reads the index (or rebuilds it) and reconciles it with the
@@ -192,6 +230,22 @@ func (f *folder) loadLocked() error {
 	}
 	f.loaded = true
 	return nil
+}
+
+// indexCurrentLocked reports whether the index files on disk are the ones
+// the folder loaded and wrote: the journal is the file it holds open, of
+// the length it wrote, and the snapshot has the length it wrote. It costs
+// two lstat calls and an fstat.
+func (f *folder) indexCurrentLocked() bool {
+	if f.log == nil {
+		return false
+	}
+	fsys := f.fs()
+	lfi, err1 := fsys.Lstat(f.path(logFile))
+	ofi, err2 := f.log.Stat()
+	sfi, err3 := fsys.Lstat(f.path(indexFile))
+	return err1 == nil && err2 == nil && err3 == nil && os.SameFile(lfi, ofi) &&
+		lfi.Size() == f.logSize && sfi.Size() == f.snapSize
 }
 
 // readIndex reads the snapshot and the journal. The journal's content is
@@ -526,6 +580,7 @@ func (f *folder) poll(stop, done chan struct{}, interval time.Duration) {
 			}
 		}
 		f.mu.Unlock()
+		f.s.evictExpired()
 	}
 }
 

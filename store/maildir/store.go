@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailfront/mailfront/auth"
@@ -23,6 +24,14 @@ import (
 // checked for changes made by other programs when [Store.PollInterval] is
 // zero.
 const DefaultPollInterval = 500 * time.Millisecond
+
+// DefaultMaxIdleUsers is how many users a Store keeps loaded after their
+// last session ends when [Store.MaxIdleUsers] is zero.
+const DefaultMaxIdleUsers = 64
+
+// DefaultIdleUnload is how long a Store keeps a user loaded after the
+// user's last session ends when [Store.IdleUnload] is zero.
+const DefaultIdleUnload = 10 * time.Minute
 
 // A Store is a durable mail store in Maildir++ directories, one per user
 // under Root. It serves the IMAP, POP3 and submission servers at once: a
@@ -61,14 +70,36 @@ type Store struct {
 	// implements submission.RecipientChecker, it decides at RCPT time.
 	Relay submission.Backend
 
+	// MaxIdleUsers is how many users stay loaded after their last session
+	// (or delivery) ends: their folders' indexes in memory, their journals
+	// open and their lock held, so that a client that connects again (or
+	// the next delivery) does not read the index again. Beyond it, the
+	// users idle the longest are unloaded first. Zero means
+	// DefaultMaxIdleUsers; a negative value keeps none (a user is unloaded
+	// when its last session ends). Each idle user holds its lock file and
+	// one or two descriptors per folder it used, and the index of those
+	// folders in memory (about 200 bytes per message).
+	MaxIdleUsers int
+
+	// IdleUnload is how long a user stays loaded after its last session
+	// ends. The store has no timer: idle users are unloaded when the store
+	// is next used (a session opens or ends, a delivery, a poller's tick)
+	// or closed, so on a store nobody uses an idle user stays loaded (and
+	// locked) until Close. Zero means DefaultIdleUnload; a negative value
+	// sets no age limit.
+	IdleUnload time.Duration
+
 	// Logger receives warnings (index rebuilds, unreadable files). Nil
 	// means slog.Default().
 	Logger *slog.Logger
 
-	mu     sync.Mutex
-	users  map[string]*userState
-	closed bool
-	fsOver fileSystem // tests
+	mu      sync.Mutex
+	users   map[string]*userState // loaded users: in use, or idle
+	idle    idleList              // users without references, least recently used first
+	closing map[string]*userState // evicted users being unloaded (outside mu)
+	expires atomic.Int64          // when the first idle user expires (Unix ns); 0: none
+	closed  bool
+	fsOver  fileSystem // tests
 }
 
 // Compile-time checks of the interfaces the store implements.
@@ -137,15 +168,30 @@ func (s *Store) CreateUser(ctx context.Context, username string) error {
 	return nil
 }
 
-// Close releases every user's files and stops polling. Sessions still open
-// get errors afterwards.
+// Close unloads every user, idle or not, releasing their files and locks,
+// and stops polling. Sessions still open get errors afterwards. When Close
+// returns, another Store (in this process or another) can use the users.
 func (s *Store) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.closed = true
+	var users, closing []*userState
 	for name, u := range s.users {
-		u.close()
+		users = append(users, u)
 		delete(s.users, name)
+	}
+	s.idle = idleList{}
+	s.expires.Store(0)
+	for _, u := range s.closing {
+		closing = append(closing, u)
+	}
+	s.mu.Unlock()
+	for _, u := range users {
+		u.close()
+	}
+	// Users evicted by other goroutines are being unloaded: wait for
+	// their locks to be released too.
+	for _, u := range closing {
+		<-u.unloaded
 	}
 	return nil
 }
@@ -155,6 +201,9 @@ var errNoUser = errors.New("maildir: no such user")
 
 // acquire returns the shared state of a user, creating the user's
 // directory when create is set, and counts a reference; release undoes it.
+// A user kept loaded while idle is taken back after a check that its
+// directory is still the one it locked; its folders check their files
+// before their next use (see revive).
 func (s *Store) acquire(ctx context.Context, username string, create bool) (*userState, error) {
 	name, err := canonicalUser(username)
 	if err != nil {
@@ -163,15 +212,54 @@ func (s *Store) acquire(ctx context.Context, username string, create bool) (*use
 	if s.Root == "" {
 		return nil, errors.New("maildir: Store.Root is empty")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, ErrClosed
-	}
-	if u := s.users[name]; u != nil {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if c := s.closing[name]; c != nil {
+			// Being unloaded: its lock must be released before the user
+			// is opened again.
+			s.mu.Unlock()
+			select {
+			case <-c.unloaded:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		u := s.users[name]
+		if u != nil && u.refs == 0 {
+			s.idle.remove(u)
+			if !u.current() {
+				// The directory was removed or replaced while the user
+				// was idle: unload it and open the user afresh.
+				s.startUnloadLocked(u)
+				evicted := append(s.evictLocked(time.Now()), u)
+				s.mu.Unlock()
+				s.unload(evicted)
+				continue
+			}
+			u.revive()
+		}
+		if u == nil {
+			if u, err = s.openUserLocked(name, create); err != nil {
+				s.mu.Unlock()
+				return nil, err
+			}
+		}
 		u.refs++
+		evicted := s.evictLocked(time.Now())
+		s.mu.Unlock()
+		s.unload(evicted)
 		return u, nil
 	}
+}
+
+// openUserLocked loads a user that is not loaded, creating its directory
+// when create is set.
+func (s *Store) openUserLocked(name string, create bool) (*userState, error) {
 	fsys := s.fsys()
 	root := filepath.Join(s.Root, name)
 	fi, err := fsys.Lstat(root)
@@ -198,7 +286,7 @@ func (s *Store) acquire(ctx context.Context, username string, create bool) (*use
 	case err != nil:
 		return nil, err
 	}
-	u := &userState{s: s, name: name, root: root, refs: 1, folders: make(map[string]*folder)}
+	u := &userState{s: s, name: name, root: root, folders: make(map[string]*folder), unloaded: make(chan struct{})}
 	if err := u.open(); err != nil {
 		return nil, err
 	}
@@ -209,17 +297,21 @@ func (s *Store) acquire(ctx context.Context, username string, create bool) (*use
 	return u, nil
 }
 
-// release drops a reference taken by acquire; the last one unloads the
-// user's folders and releases the user's lock.
+// release drops a reference taken by acquire. A user whose last reference
+// goes stays loaded, idle, within Store.MaxIdleUsers and Store.IdleUnload.
 func (s *Store) release(u *userState) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	u.refs--
 	if u.refs > 0 || s.users[u.name] != u {
+		s.mu.Unlock()
 		return
 	}
-	delete(s.users, u.name)
-	u.close()
+	now := time.Now()
+	u.idleSince = now
+	s.idle.pushBack(u)
+	evicted := s.evictLocked(now)
+	s.mu.Unlock()
+	s.unload(evicted)
 }
 
 // A userState is the shared state of one user: the folders loaded, the
@@ -228,7 +320,14 @@ type userState struct {
 	s    *Store
 	name string
 	root string
-	refs int // guarded by s.mu
+
+	// Guarded by s.mu.
+	refs       int
+	idleSince  time.Time  // when refs last dropped to 0
+	prev, next *userState // in s.idle, while idle
+
+	unloaded chan struct{} // closed once an evicted user is unloaded
+	lockInfo fs.FileInfo   // of the lock file, to notice a replaced directory
 
 	mu      sync.Mutex // guards folders, pop3, and mailbox create/delete/rename
 	folders map[string]*folder
@@ -265,6 +364,10 @@ func (u *userState) open() error {
 		return fmt.Errorf("maildir: user %s is in use by another process: %w", u.name, err)
 	}
 	u.lock = lf
+	if u.lockInfo, err = lf.Stat(); err != nil {
+		u.close()
+		return err
+	}
 	// Nothing else uses the directory yet: every leftover of a crash can go.
 	removeStale(fsys, u.root, 0)
 	if _, err := fsys.Lstat(filepath.Join(u.root, validityFile)); errors.Is(err, fs.ErrNotExist) {

@@ -132,7 +132,7 @@ func (s *Store) deliver(ctx context.Context, name string, st *staged) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.readyLocked(false); err != nil {
+	if err := f.loadedLocked(); err != nil {
 		return err
 	}
 	_, err = f.deliverLocked(st, nil, true, nil)
