@@ -389,12 +389,7 @@ func (s *Server) ListenAndServeTLS() error {
 // being sent) to finish and their connections to close. If ctx expires
 // first it returns ctx.Err(); call Close to end the rest.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.logger().LogAttrs(ctx, slog.LevelInfo, "imap4: shutting down")
-	err := s.srv.Shutdown(ctx)
-	if err == nil {
-		s.logger().LogAttrs(ctx, slog.LevelInfo, "imap4: shut down")
-	}
-	return err
+	return s.srv.ShutdownLogged(ctx, s.logger(), "imap4")
 }
 
 // Close closes the listeners and every connection at once, cancelling the

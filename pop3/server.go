@@ -396,12 +396,7 @@ func (s *Server) ListenAndServeTLS() error {
 // of a QUIT — to finish and their connections to close. If ctx expires
 // first it returns ctx.Err(); call Close to end the rest.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.logger().LogAttrs(ctx, slog.LevelInfo, "pop3: shutting down")
-	err := s.srv.Shutdown(ctx)
-	if err == nil {
-		s.logger().LogAttrs(ctx, slog.LevelInfo, "pop3: shut down")
-	}
-	return err
+	return s.srv.ShutdownLogged(ctx, s.logger(), "pop3")
 }
 
 // Close closes the listeners and every connection at once, cancelling the

@@ -422,11 +422,7 @@ func (s *Server) listenAndServe(def string, implicitTLS bool) error {
 // first; the caller may then call Close. A message whose client is cut off
 // is never committed: the backend sees its stream fail.
 func (s *Server) Shutdown(ctx context.Context) error {
-	log := s.logger()
-	log.LogAttrs(ctx, slog.LevelInfo, "shutdown begun", slog.String("proto", "submission"))
-	err := s.srv.Shutdown(ctx)
-	log.LogAttrs(ctx, slog.LevelInfo, "shutdown finished", slog.String("proto", "submission"), slog.Any("err", err))
-	return err
+	return s.srv.ShutdownLogged(ctx, s.logger(), "submission")
 }
 
 // Close closes the listeners and every connection at once, cancelling the

@@ -169,6 +169,15 @@ func (e *echo) stateLog() []string {
 	return append([]string(nil), e.states...)
 }
 
+// waitState waits until the last state reported is state.
+func (e *echo) waitState(t *testing.T, state string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		s := e.stateLog()
+		return len(s) > 0 && s[len(s)-1] == state
+	}, 5*time.Second, time.Millisecond)
+}
+
 // client is a line-oriented test client.
 type client struct {
 	t    testing.TB
@@ -262,10 +271,7 @@ func TestShutdownWaitsForCommandInFlight(t *testing.T) {
 	busy.send("SLOW\r\n")
 	// Wait until SLOW is running: a later command on the same connection
 	// cannot be answered before it.
-	require.Eventually(t, func() bool {
-		s := e.stateLog()
-		return len(s) > 0 && s[len(s)-1] == "active"
-	}, 5*time.Second, time.Millisecond)
+	e.waitState(t, "active")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -276,6 +282,31 @@ func TestShutdownWaitsForCommandInFlight(t *testing.T) {
 	assert.Equal(t, "+OK done", busy.line(), "the command in flight completes")
 	assert.Equal(t, "-ERR shutting down", busy.line(), "then the connection is told")
 	require.NoError(t, e.srv.Shutdown(context.Background()))
+	assert.ErrorIs(t, <-done, netsrv.ErrServerClosed)
+}
+
+// ShutdownLogged logs the start and the end of a shutdown, and says when
+// ctx ended it first.
+func TestShutdownLogged(t *testing.T) {
+	e := newEcho()
+	l, done := serve(t, e, false)
+	busy := dial(t, l)
+	busy.expect("+OK ready")
+	busy.send("SLOW\r\n")
+	e.waitState(t, "active")
+
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, e.srv.ShutdownLogged(ctx, logger, "echo"), context.Canceled)
+	assert.Contains(t, logs.String(), `level=INFO msg="shutting down" proto=echo`)
+	assert.Contains(t, logs.String(), `level=INFO msg="shutdown cut short; connections remain" proto=echo err="context canceled"`)
+	assert.NotContains(t, logs.String(), `msg="shut down"`)
+
+	close(e.slow)
+	require.NoError(t, e.srv.ShutdownLogged(context.Background(), logger, "echo"))
+	assert.Contains(t, logs.String(), `level=INFO msg="shut down" proto=echo`)
 	assert.ErrorIs(t, <-done, netsrv.ErrServerClosed)
 }
 
@@ -297,10 +328,7 @@ func TestCloseIsImmediate(t *testing.T) {
 	ctx := e.ctxs[0]
 	e.mu.Unlock()
 	<-ctx.Done() // the connection context is cancelled
-	require.Eventually(t, func() bool {
-		s := e.stateLog()
-		return len(s) > 0 && s[len(s)-1] == "closed:shutdown"
-	}, 5*time.Second, time.Millisecond)
+	e.waitState(t, "closed:shutdown")
 }
 
 func TestPerAddressLimit(t *testing.T) {

@@ -298,6 +298,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
+// ShutdownLogged is [Server.Shutdown] for a protocol server's Shutdown
+// method: it logs at Info on logger, with the protocol's name, when the
+// shutdown begins and when it ends, with ctx's error if it expired first.
+func (s *Server) ShutdownLogged(ctx context.Context, logger *slog.Logger, proto string) error {
+	logger.LogAttrs(ctx, slog.LevelInfo, "shutting down", slog.String("proto", proto))
+	err := s.Shutdown(ctx)
+	if err != nil {
+		logger.LogAttrs(ctx, slog.LevelInfo, "shutdown cut short; connections remain", slog.String("proto", proto), slog.Any("err", err))
+	} else {
+		logger.LogAttrs(ctx, slog.LevelInfo, "shut down", slog.String("proto", proto))
+	}
+	return err
+}
+
 // interruptIdle wakes every idle connection so it notices the shutdown, and
 // returns the number of connections still open.
 func (s *Server) interruptIdle() int {
