@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/mailfront/mailfront"
@@ -183,8 +182,7 @@ type Server struct {
 
 	srv netsrv.Server
 
-	mu       sync.Mutex
-	throttle *auth.Throttle // the private Throttle when Throttle is nil
+	throttle authsrv.OwnThrottle // used when Throttle is nil
 }
 
 // Defaults of the Server fields.
@@ -199,7 +197,6 @@ const (
 	defaultMaxConnsPerUserAddr = 20
 	defaultMaxBadCommands      = 20
 	defaultMaxBadPreAuth       = 3
-	defaultMaxAuthFailures     = 3
 	defaultMaxLineLength       = 64 << 10
 	defaultMaxCommandSize      = 1 << 20
 	defaultAppendLimit         = 35 << 20
@@ -254,18 +251,6 @@ func (s *Server) maxCommandSize() int64 {
 // appendLimit returns the APPEND size limit, 0 for none.
 func (s *Server) appendLimit() int64 {
 	return netsrv.Limit(s.AppendLimit, defaultAppendLimit)
-}
-
-func (s *Server) authThrottle() *auth.Throttle {
-	if s.Throttle != nil {
-		return s.Throttle
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.throttle == nil {
-		s.throttle = &auth.Throttle{}
-	}
-	return s.throttle
 }
 
 // errNoLogin is returned by Serve for a configuration under which no
@@ -328,14 +313,11 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 			Authenticator:   s.Authenticator,
 			Policy:          s.LoginPolicy,
 			TrustedNetworks: s.TrustedNetworks,
-			Throttle:        s.authThrottle(),
+			Throttle:        s.throttle.Or(s.Throttle),
 			OnAttempt:       s.OnAuthAttempt,
-			MaxFailures:     netsrv.Limit(s.MaxAuthFailures, defaultMaxAuthFailures),
+			MaxFailures:     s.MaxAuthFailures, // authsrv: zero 3, negative none
 			ServerName:      hostname,
 		},
-	}
-	if s.MaxAuthFailures < 0 {
-		h.auth.MaxFailures = 1<<31 - 1
 	}
 	cfg := netsrv.Config{
 		Protocol:            "imap4",

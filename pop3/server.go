@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mailfront/mailfront"
@@ -183,8 +182,7 @@ type Server struct {
 
 	srv netsrv.Server
 
-	mu       sync.Mutex
-	throttle *auth.Throttle // the private Throttle when Throttle is nil
+	throttle authsrv.OwnThrottle // used when Throttle is nil
 	logins   loginTracker
 }
 
@@ -197,7 +195,6 @@ const (
 	defaultMaxConnsPerUserAddr = 20
 	defaultMaxBadCommands      = 20
 	defaultMaxBadPreAuth       = 3
-	defaultMaxAuthFailures     = 3
 	defaultMaxLineLength       = 512
 	defaultImplementation      = "mailfront"
 )
@@ -237,18 +234,6 @@ func (s *Server) implementation() string {
 		return ""
 	}
 	return sanitize(s.Implementation)
-}
-
-func (s *Server) authThrottle() *auth.Throttle {
-	if s.Throttle != nil {
-		return s.Throttle
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.throttle == nil {
-		s.throttle = &auth.Throttle{}
-	}
-	return s.throttle
 }
 
 // apopStore returns the Authenticator as a SecretStore when APOP is enabled
@@ -334,14 +319,11 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 			Authenticator:   s.Authenticator,
 			Policy:          s.LoginPolicy,
 			TrustedNetworks: s.TrustedNetworks,
-			Throttle:        s.authThrottle(),
+			Throttle:        s.throttle.Or(s.Throttle),
 			OnAttempt:       s.OnAuthAttempt,
-			MaxFailures:     netsrv.Limit(s.MaxAuthFailures, defaultMaxAuthFailures),
+			MaxFailures:     s.MaxAuthFailures, // authsrv: zero 3, negative none
 			ServerName:      hostname,
 		},
-	}
-	if s.MaxAuthFailures < 0 {
-		h.auth.MaxFailures = 1<<31 - 1
 	}
 	cfg := netsrv.Config{
 		Protocol:            "pop3",

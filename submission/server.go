@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/mailfront/mailfront"
@@ -237,20 +236,11 @@ type Server struct {
 	// message lacks them. The zero value adds them.
 	MissingHeaders MissingHeaders
 
-	srv          netsrv.Server
-	throttleOnce sync.Once
-	ownThrottle  *auth.Throttle
+	srv      netsrv.Server
+	throttle authsrv.OwnThrottle // used when Throttle is nil
 }
 
 func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
-
-func (s *Server) throttle() *auth.Throttle {
-	if s.Throttle != nil {
-		return s.Throttle
-	}
-	s.throttleOnce.Do(func() { s.ownThrottle = &auth.Throttle{} })
-	return s.ownThrottle
-}
 
 func (s *Server) readTimeout() time.Duration  { return netsrv.Timeout(s.ReadTimeout, 5*time.Minute) }
 func (s *Server) writeTimeout() time.Duration { return netsrv.Timeout(s.WriteTimeout, 5*time.Minute) }
@@ -347,9 +337,9 @@ func (s *Server) newConfig() *config {
 		Authenticator:   s.Authenticator,
 		Policy:          s.LoginPolicy,
 		TrustedNetworks: s.TrustedNetworks,
-		Throttle:        s.throttle(),
+		Throttle:        s.throttle.Or(s.Throttle),
 		OnAttempt:       s.OnAuthAttempt,
-		MaxFailures:     s.MaxAuthFailures,
+		MaxFailures:     max(s.MaxAuthFailures, 0), // documented: negative is 3 too
 		ServerName:      cfg.hostname,
 	}
 	return cfg

@@ -39,7 +39,8 @@ type Config struct {
 	Throttle *auth.Throttle
 	// OnAttempt may be nil.
 	OnAttempt auth.AttemptHook
-	// MaxFailures per connection; <= 0 means DefaultMaxFailures.
+	// MaxFailures per connection; zero means DefaultMaxFailures, negative
+	// no limit.
 	MaxFailures int
 	// ServerName is announced in NTLM and CRAM-MD5 challenges.
 	ServerName string
@@ -76,11 +77,8 @@ func (s *Session) Allowed() auth.Allowed {
 // TooManyFailures reports whether the connection has used up its failed
 // attempts; the protocol should then say so and disconnect.
 func (s *Session) TooManyFailures() bool {
-	max := s.cfg.MaxFailures
-	if max <= 0 {
-		max = DefaultMaxFailures
-	}
-	return s.failures >= max
+	max := netsrv.Limit(s.cfg.MaxFailures, DefaultMaxFailures)
+	return max > 0 && s.failures >= max
 }
 
 // Login checks a username and password given with the protocol's own login
@@ -113,8 +111,7 @@ func (s *Session) Login(ctx context.Context, command, username, password string)
 // credential failure, after the same work for an unknown user as for a
 // known one. Errors are those of Login.
 func (s *Session) Verify(ctx context.Context, command, username string, verify func(ctx context.Context) (auth.Identity, error)) (auth.Identity, error) {
-	t := s.Transport()
-	if !t.Secure() && s.cfg.Policy == auth.SecureLogin {
+	if !verifyAllowed(s.cfg.Policy, s.Transport()) {
 		s.audit(ctx, command, username, auth.ErrEncryptionRequired)
 		return auth.Identity{}, auth.ErrEncryptionRequired
 	}
@@ -126,6 +123,13 @@ func (s *Session) Verify(ctx context.Context, command, username string, verify f
 		return auth.Identity{}, s.fail(ctx, command, username, err)
 	}
 	return s.succeed(ctx, command, username, id)
+}
+
+// verifyAllowed reports whether policy allows a [Session.Verify] login on t:
+// as a challenge-response mechanism, anywhere but on an insecure connection
+// under auth.SecureLogin.
+func verifyAllowed(policy auth.LoginPolicy, t auth.Transport) bool {
+	return t.Secure() || policy != auth.SecureLogin
 }
 
 // SASL runs one SASL exchange. initial is the client's initial response as
