@@ -114,8 +114,8 @@ func sameFlags(e *entry, fs flagSet) bool {
 // internLocked returns the IMAP flag list for sys and kw, shared between
 // entries with the same flags.
 func (f *folder) internLocked(sys sysFlags, kw []uint16) []string {
-	key := make([]byte, 1, 1+2*len(kw))
-	key[0] = byte(sys)
+	var buf [32]byte // no allocation to look up up to 15 keywords
+	key := append(buf[:0], byte(sys))
 	for _, k := range kw {
 		key = append(key, byte(k>>8), byte(k))
 	}

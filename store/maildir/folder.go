@@ -200,8 +200,16 @@ func (f *folder) loadLocked() error {
 	for i, k := range st.keywords {
 		f.kwIndex[lower(k)] = i
 	}
+	var bySys [256][]string // the flags of entries without keywords
 	for _, e := range st.msgs {
-		e.flags = f.internLocked(e.sys, e.kw)
+		if len(e.kw) > 0 {
+			e.flags = f.internLocked(e.sys, e.kw)
+			continue
+		}
+		if bySys[e.sys] == nil {
+			bySys[e.sys] = f.internLocked(e.sys, nil)
+		}
+		e.flags = bySys[e.sys]
 	}
 	f.resUID, f.resMod = resUID, resMod
 	if uidsErr != nil || f.resUID <= st.uidNext || f.resMod <= st.highest {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -156,12 +157,31 @@ func writeFileAtomic(fsys fileSystem, path string, data []byte) (err error) {
 	return fsys.SyncDir(dir)
 }
 
-// readFile reads a whole (small) file.
+// readFile reads a whole file (an index snapshot can be megabytes): into
+// a buffer of the size the file has, and one byte more to see the end
+// without growing it.
 func readFile(fsys fileSystem, path string) ([]byte, error) {
 	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(f)
+	var size int64
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	buf := make([]byte, 0, size+1)
+	for {
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, 4096) // the file grew
+		}
+	}
 }

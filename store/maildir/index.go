@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/mailfront/mailfront/imap4"
 )
@@ -98,9 +99,14 @@ func appendEntry(b []byte, e *entry) []byte {
 	return appendString(b, e.name)
 }
 
-// decoder reads varints with a sticky error.
+// decoder reads varints with a sticky error. When str is set, it holds
+// the same bytes as b did at the start, and strings are cut from it rather
+// than each allocated: decoding a snapshot converts it to one string once,
+// instead of once per file name. (The names then keep that string, the
+// size of the snapshot, alive, which is about what they take anyway.)
 type decoder struct {
 	b   []byte
+	str string
 	err error
 }
 
@@ -150,7 +156,17 @@ func (d *decoder) bytes(n uint64) []byte {
 	return v
 }
 
-func (d *decoder) string() string { return string(d.bytes(d.uvarint())) }
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.str == "" {
+		return string(d.bytes(n))
+	}
+	off := len(d.str) - len(d.b)
+	if d.bytes(n) == nil {
+		return ""
+	}
+	return d.str[off : off+int(n)]
+}
 
 // count reads a count of items that each take at least min bytes, refusing
 // counts the rest of the input cannot hold (no allocation from a hostile
@@ -173,7 +189,16 @@ func (d *decoder) uid() imap4.UID {
 }
 
 func (d *decoder) entry(nkeywords int) *entry {
-	e := &entry{
+	e := new(entry)
+	if !d.entryInto(e, nkeywords) {
+		return nil
+	}
+	return e
+}
+
+// entryInto decodes an entry into e, reporting success.
+func (d *decoder) entryInto(e *entry, nkeywords int) bool {
+	*e = entry{
 		uid:    d.uid(),
 		modseq: imap4.ModSeq(d.uvarint()),
 		date:   d.varint(),
@@ -187,20 +212,20 @@ func (d *decoder) entry(nkeywords int) *entry {
 			k := d.uvarint()
 			if k >= uint64(nkeywords) || (i > 0 && uint16(k) <= e.kw[i-1]) {
 				d.err = errCorrupt
-				return nil
+				return false
 			}
 			e.kw[i] = uint16(k)
 		}
 	}
 	e.name = d.string()
 	if d.err != nil {
-		return nil
+		return false
 	}
 	if e.modseq == 0 || e.size < 0 || e.phys < 0 || !validFileName(e.name) {
 		d.err = errCorrupt
-		return nil
+		return false
 	}
-	return e
+	return true
 }
 
 // validFileName reports whether a name from an index can be a file in
@@ -209,12 +234,7 @@ func validFileName(name string) bool {
 	if name == "" || name == "." || name == ".." || len(name) > 255 {
 		return false
 	}
-	for i := 0; i < len(name); i++ {
-		if name[i] == '/' || name[i] == 0 {
-			return false
-		}
-	}
-	return true
+	return strings.IndexByte(name, '/') < 0 && strings.IndexByte(name, 0) < 0
 }
 
 // encodeSnapshot encodes st as the content of mailfront-index.
@@ -254,7 +274,7 @@ func decodeSnapshot(data []byte) (*indexState, error) {
 	if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(data[len(data)-4:]) {
 		return nil, errCorrupt
 	}
-	d := &decoder{b: payload}
+	d := &decoder{b: payload, str: string(payload)}
 	st := &indexState{}
 	v := d.uvarint()
 	if v == 0 || v > 0xffffffff {
@@ -281,14 +301,18 @@ func decodeSnapshot(data []byte) (*indexState, error) {
 	for range nt {
 		st.tombs = append(st.tombs, tomb{d.uid(), imap4.ModSeq(d.uvarint())})
 	}
-	nm := d.count(8)
-	st.msgs = make([]*entry, 0, nm)
-	for range nm {
-		e := d.entry(len(st.keywords))
-		if d.err != nil {
-			return nil, d.err
+	nm := d.count(9) // the shortest entry: eight one-byte fields and a one-byte name
+	// One allocation for all the entries. A changed entry is a new value
+	// (entries are never modified in place once shown), so this block
+	// stays alive while any of its entries is in the index, which is at
+	// most the memory it took at load.
+	ents := make([]entry, nm)
+	st.msgs = make([]*entry, nm)
+	for i := range ents {
+		if !d.entryInto(&ents[i], len(st.keywords)) {
+			return nil, errCorrupt
 		}
-		st.msgs = append(st.msgs, e)
+		st.msgs[i] = &ents[i]
 	}
 	if d.err != nil || len(d.b) != 0 {
 		return nil, errCorrupt

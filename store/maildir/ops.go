@@ -222,6 +222,9 @@ func (f *folder) sync(since imap4.ModSeq) (*imap4.SyncData, error) {
 		return nil, err
 	}
 	sd := &imap4.SyncData{MailboxStatus: f.statusLocked()}
+	if since == 0 {
+		sd.Messages = make([]imap4.MessageMeta, 0, len(f.st.msgs))
+	}
 	for _, e := range f.st.msgs {
 		if since == 0 || e.modseq > since {
 			sd.Messages = append(sd.Messages, e.meta())

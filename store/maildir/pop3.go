@@ -50,15 +50,21 @@ type maildrop struct {
 
 var _ pop3.Maildrop = (*maildrop)(nil)
 
-// popUID is the UIDL of a message: UIDVALIDITY and UID in hex, 16
-// characters, never reused (a rebuilt index with a new UIDVALIDITY gives
-// every message a new UIDL, which makes clients download again rather than
-// skip a message).
-func popUID(validity uint32, uid imap4.UID) string {
-	return fmt.Sprintf("%08x%08x", validity, uint32(uid))
+// appendPopUID appends the UIDL of a message to b: UIDVALIDITY and UID in
+// hex, 16 characters, never reused (a rebuilt index with a new UIDVALIDITY
+// gives every message a new UIDL, which makes clients download again
+// rather than skip a message).
+func appendPopUID(b []byte, validity uint32, uid imap4.UID) []byte {
+	const hex = "0123456789abcdef"
+	for _, v := range [2]uint32{validity, uint32(uid)} {
+		for shift := 28; shift >= 0; shift -= 4 {
+			b = append(b, hex[v>>shift&0xf])
+		}
+	}
+	return b
 }
 
-// parsePopUID is the inverse of popUID.
+// parsePopUID is the inverse of appendPopUID.
 func parsePopUID(s string) (uint32, imap4.UID, bool) {
 	if len(s) != 16 {
 		return 0, 0, false
@@ -81,9 +87,16 @@ func (m *maildrop) Messages(ctx context.Context) ([]pop3.MessageInfo, error) {
 		return nil, err
 	}
 	m.validity = f.st.validity
+	// The UIDLs are cut from one string: one allocation, not one each.
+	const n = 16
+	buf := make([]byte, 0, n*len(f.st.msgs))
+	for _, e := range f.st.msgs {
+		buf = appendPopUID(buf, m.validity, e.uid)
+	}
+	uidls := string(buf)
 	out := make([]pop3.MessageInfo, len(f.st.msgs))
 	for i, e := range f.st.msgs {
-		out[i] = pop3.MessageInfo{UID: popUID(m.validity, e.uid), Size: e.size}
+		out[i] = pop3.MessageInfo{UID: uidls[n*i : n*i+n], Size: e.size}
 	}
 	return out, nil
 }
