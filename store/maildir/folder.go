@@ -392,17 +392,23 @@ func (f *folder) invalidateLocked() {
 	f.st = nil
 }
 
-// unloadLocked writes what is worth keeping and releases the folder's files.
+// unloadLocked writes what is worth keeping and releases the folder's
+// files. Nothing is written when the index files are no longer the ones
+// the folder loaded (its directory was removed, or replaced, say by a
+// backup restored while the user was idle): the state in memory is then
+// stale, and the files on disk are the truth.
 func (f *folder) unloadLocked() {
 	f.stopPollLocked()
-	if f.loaded && len(f.pending) == 0 && f.logSize > releaseCompactLog {
-		if err := f.writeSnapshotLocked(); err != nil {
-			f.logger().LogAttrs(context.Background(), slog.LevelWarn, "maildir: compacting index",
-				slog.String("dir", f.dir), slog.Any("err", err))
+	if f.loaded && f.indexCurrentLocked() {
+		if len(f.pending) == 0 && f.logSize > releaseCompactLog {
+			if err := f.writeSnapshotLocked(); err != nil {
+				f.logger().LogAttrs(context.Background(), slog.LevelWarn, "maildir: compacting index",
+					slog.String("dir", f.dir), slog.Any("err", err))
+			}
 		}
-	}
-	if f.cache != nil {
-		f.cache.flush()
+		if f.cache != nil {
+			f.cache.flush()
+		}
 	}
 	f.invalidateLocked()
 }

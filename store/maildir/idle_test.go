@@ -334,3 +334,37 @@ func TestIdleConcurrent(t *testing.T) {
 	}
 	assert.Equal(t, workers*rounds, total)
 }
+
+// A user directory replaced while the user is idle (a backup restored) is
+// not overwritten with the stale state in memory when the user is
+// unloaded, which would otherwise compact its journal into a snapshot.
+func TestIdleUserDirReplaced(t *testing.T) {
+	defer maildir.SetLimits(1024, 65536, 100_000, 1)()
+	root := t.TempDir()
+	s := &maildir.Store{Root: root, PollInterval: -1, MaxIdleUsers: 1}
+	t.Cleanup(func() { s.Close() })
+	const user = "restored@example.org"
+	dir, err := s.UserDir(user)
+	require.NoError(t, err)
+	u := openUser(t, s, user)
+	mb := openMailbox(t, u, "INBOX")
+	appendMsg(t, mb, msg("backed up", "1"))
+	backup := filepath.Join(t.TempDir(), "backup")
+	require.NoError(t, os.CopyFS(backup, os.DirFS(dir)))
+	appendMsg(t, mb, msg("after the backup", "2"))
+	require.NoError(t, mb.Close())
+	require.NoError(t, u.Close())
+
+	require.NoError(t, os.RemoveAll(dir))
+	require.NoError(t, os.CopyFS(dir, os.DirFS(backup)))
+	restored, err := os.ReadFile(filepath.Join(dir, "mailfront-index"))
+	require.NoError(t, err)
+	touch(t, s, "other") // evicts the restored user
+	require.Equal(t, []string{"other"}, maildir.IdleUsers(s))
+	after, err := os.ReadFile(filepath.Join(dir, "mailfront-index"))
+	require.NoError(t, err)
+	assert.Equal(t, restored, after, "restored index overwritten by the unloaded user")
+
+	mb = openMailbox(t, openUser(t, s, user), "INBOX")
+	assert.Len(t, syncAll(t, mb).Messages, 1, "the restored mailbox")
+}
