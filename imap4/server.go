@@ -253,10 +253,6 @@ func (s *Server) appendLimit() int64 {
 	return netsrv.Limit(s.AppendLimit, defaultAppendLimit)
 }
 
-// errNoLogin is returned by Serve for a configuration under which no
-// client could ever log in on that listener.
-var errNoLogin = errors.New("imap4: no client could log in: the login policy requires TLS, but the Server has no TLSConfig (for STARTTLS) and no TrustedNetworks; set TLSConfig, use ServeTLS, or choose another LoginPolicy")
-
 // validate checks the configuration once per Serve call.
 func (s *Server) validate(implicitTLS bool) error {
 	if s.Backend == nil {
@@ -267,13 +263,6 @@ func (s *Server) validate(implicitTLS bool) error {
 	}
 	if implicitTLS && !netsrv.HasCertificate(s.TLSConfig) {
 		return fmt.Errorf("imap4: ServeTLS: %w", netsrv.ErrNoTLSConfig)
-	}
-	if implicitTLS || len(s.TrustedNetworks) > 0 || netsrv.HasCertificate(s.TLSConfig) {
-		return nil
-	}
-	plain := s.LoginPolicy.Allowed(s.Authenticator, auth.Transport{})
-	if !plain.PlainLogin && len(plain.Mechanisms) == 0 {
-		return errNoLogin
 	}
 	return nil
 }
@@ -299,11 +288,6 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 		l.Close()
 		return err
 	}
-	if s.LoginPolicy == auth.PlainTextLogin {
-		s.logger().LogAttrs(context.Background(), slog.LevelWarn,
-			"imap4: LoginPolicy PlainTextLogin accepts passwords without TLS; anyone on the network path can read them",
-			slog.String("addr", l.Addr().String()))
-	}
 	hostname := netsrv.Hostname(s.Hostname)
 	h := &handler{
 		s:        s,
@@ -319,6 +303,12 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 			ServerName:      hostname,
 		},
 	}
+	secure := implicitTLS || netsrv.HasCertificate(s.TLSConfig)
+	if err := h.auth.CheckLoginPossible(secure, authsrv.Logins{Command: true}); err != nil {
+		l.Close()
+		return err
+	}
+	h.auth.WarnPlainTextLogin(s.logger(), l.Addr())
 	cfg := netsrv.Config{
 		Protocol:            "imap4",
 		Logger:              s.logger(),

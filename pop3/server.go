@@ -258,10 +258,6 @@ func sanitizeToken(s string) string {
 	return b.String()
 }
 
-// errNoLogin is returned by Serve for a configuration under which no
-// client could ever log in on that listener.
-var errNoLogin = errors.New("pop3: no client could log in: the login policy requires TLS, but the Server has no TLSConfig (for STLS) and no TrustedNetworks; set TLSConfig, use ServeTLS, or choose another LoginPolicy")
-
 // validate checks the configuration once per Serve call.
 func (s *Server) validate(implicitTLS bool) error {
 	if s.Backend == nil {
@@ -270,12 +266,8 @@ func (s *Server) validate(implicitTLS bool) error {
 	if s.Authenticator == nil {
 		return errors.New("pop3: Server.Authenticator is nil")
 	}
-	if implicitTLS || len(s.TrustedNetworks) > 0 || netsrv.HasCertificate(s.TLSConfig) {
-		return nil
-	}
-	plain := s.LoginPolicy.Allowed(s.Authenticator, auth.Transport{})
-	if !plain.PlainLogin && len(plain.Mechanisms) == 0 && !(s.apopStore() != nil && s.LoginPolicy != auth.SecureLogin) {
-		return errNoLogin
+	if implicitTLS && !netsrv.HasCertificate(s.TLSConfig) {
+		return fmt.Errorf("pop3: ServeTLS: %w", netsrv.ErrNoTLSConfig)
 	}
 	return nil
 }
@@ -300,15 +292,6 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 		l.Close()
 		return err
 	}
-	if implicitTLS && !netsrv.HasCertificate(s.TLSConfig) {
-		l.Close()
-		return fmt.Errorf("pop3: ServeTLS: %w", netsrv.ErrNoTLSConfig)
-	}
-	if s.LoginPolicy == auth.PlainTextLogin {
-		s.logger().LogAttrs(context.Background(), slog.LevelWarn,
-			"pop3: LoginPolicy PlainTextLogin accepts passwords without TLS; anyone on the network path can read them",
-			slog.String("addr", l.Addr().String()))
-	}
 	hostname := netsrv.Hostname(s.Hostname)
 	h := &handler{
 		s:        s,
@@ -325,6 +308,12 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 			ServerName:      hostname,
 		},
 	}
+	secure := implicitTLS || netsrv.HasCertificate(s.TLSConfig)
+	if err := h.auth.CheckLoginPossible(secure, authsrv.Logins{Command: true, Verify: h.apop != nil}); err != nil {
+		l.Close()
+		return err
+	}
+	h.auth.WarnPlainTextLogin(s.logger(), l.Addr())
 	cfg := netsrv.Config{
 		Protocol:            "pop3",
 		Logger:              s.logger(),

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -293,19 +292,15 @@ type config struct {
 // SASL response line.
 const authLineMax = authsrv.MaxResponseLine
 
-// validate checks that the server can do its job, so that a misconfigured
-// host fails at Serve rather than serving a port on which nobody can ever
-// send.
+// validate checks the fields the server cannot do without, so that a
+// misconfigured host fails at Serve; serve then checks that some client
+// could log in.
 func (s *Server) validate() error {
 	if s.Backend == nil {
 		return errors.New("submission: Server.Backend is nil")
 	}
 	if s.Authenticator == nil {
 		return errors.New("submission: Server.Authenticator is nil; submission requires authentication")
-	}
-	if s.TLSConfig == nil && len(s.TrustedNetworks) == 0 &&
-		len(s.LoginPolicy.Allowed(s.Authenticator, auth.Transport{}).Mechanisms) == 0 {
-		return fmt.Errorf("submission: no client could ever log in: LoginPolicy %s needs TLS for every mechanism, and the server has neither TLSConfig nor TrustedNetworks", s.LoginPolicy)
 	}
 	return nil
 }
@@ -368,11 +363,13 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 		return err
 	}
 	cfg := s.newConfig()
-	if s.LoginPolicy == auth.PlainTextLogin {
-		s.logger().LogAttrs(context.Background(), slog.LevelWarn,
-			"login policy allows passwords without TLS; anyone on the network path can read them",
-			slog.String("proto", "submission"), slog.String("policy", s.LoginPolicy.String()))
+	// Any TLSConfig counts as secure here, as it always has; without a
+	// certificate netsrv refuses ServeTLS and STARTTLS is not offered.
+	if err := cfg.auth.CheckLoginPossible(s.TLSConfig != nil, authsrv.Logins{}); err != nil {
+		l.Close()
+		return err
 	}
+	cfg.auth.WarnPlainTextLogin(s.logger(), l.Addr())
 	return s.srv.Serve(l, s.netConfig(cfg), implicitTLS)
 }
 
