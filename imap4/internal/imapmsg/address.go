@@ -7,10 +7,18 @@ import (
 // maxAddresses bounds the addresses kept per address field.
 const maxAddresses = 10000
 
-// buildEnvelope builds the ENVELOPE data of a message from its header
-// fields; the first occurrence of each field wins.
-func buildEnvelope(fields []field) *envelope {
-	env := &envelope{}
+// buildEnvelope fills in env, the ENVELOPE data of a message, from its
+// header fields; the first occurrence of each field wins. The address
+// lists share one allocation.
+func (p *parser) buildEnvelope(env *envelope, fields []field) {
+	sc := &p.addrs
+	sc.out = sc.out[:0]
+	var lists [6]struct{ start, end int } // from, sender, reply-to, to, cc, bcc
+	parse := func(i int, v string) {
+		lists[i].start = len(sc.out)
+		sc.parseAddressList(v)
+		lists[i].end = len(sc.out)
+	}
 	var seen uint16
 	for _, f := range fields {
 		var bit uint16
@@ -42,37 +50,58 @@ func buildEnvelope(fields []field) *envelope {
 		case strings.EqualFold(f.name, "From"):
 			bit = 1 << 4
 			if seen&bit == 0 {
-				env.from = parseAddressList(f.value)
+				parse(0, f.value)
 			}
 		case strings.EqualFold(f.name, "Sender"):
 			bit = 1 << 5
 			if seen&bit == 0 {
-				env.sender = parseAddressList(f.value)
+				parse(1, f.value)
 			}
 		case strings.EqualFold(f.name, "Reply-To"):
 			bit = 1 << 6
 			if seen&bit == 0 {
-				env.replyTo = parseAddressList(f.value)
+				parse(2, f.value)
 			}
 		case strings.EqualFold(f.name, "To"):
 			bit = 1 << 7
 			if seen&bit == 0 {
-				env.to = parseAddressList(f.value)
+				parse(3, f.value)
 			}
 		case strings.EqualFold(f.name, "Cc"):
 			bit = 1 << 8
 			if seen&bit == 0 {
-				env.cc = parseAddressList(f.value)
+				parse(4, f.value)
 			}
 		case strings.EqualFold(f.name, "Bcc"):
 			bit = 1 << 9
 			if seen&bit == 0 {
-				env.bcc = parseAddressList(f.value)
+				parse(5, f.value)
 			}
 		}
 		seen |= bit
 	}
-	return env
+	if len(sc.out) == 0 {
+		return
+	}
+	all := make([]address, len(sc.out))
+	copy(all, sc.out)
+	for i, l := range [...]*[]address{&env.from, &env.sender, &env.replyTo, &env.to, &env.cc, &env.bcc} {
+		if r := lists[i]; r.end > r.start {
+			*l = all[r.start:r.end:r.end]
+		}
+	}
+}
+
+// addrScratch holds the buffers of address parsing, reused from message
+// to message.
+type addrScratch struct {
+	out   []address // the addresses of the envelope being built
+	words []string  // the words of the phrase being read
+}
+
+// reset returns sc emptied for reuse: nothing it holds stays reachable.
+func (sc addrScratch) reset() addrScratch {
+	return addrScratch{out: reuse(sc.out, 256), words: reuse(sc.words, 64)}
 }
 
 // isAtext reports whether c may appear in an atom (RFC 5322 atext);
@@ -85,11 +114,15 @@ func isAtext(c byte) bool {
 	return c > 0x20 && c != 0x7f
 }
 
-// addrParser parses an address list leniently into ENVELOPE addresses.
+// addrParser parses an address list leniently into ENVELOPE addresses,
+// appended to sc.out.
 type addrParser struct {
 	lexer
-	out []address
+	sc    *addrScratch
+	first int // the index in sc.out of the list's first address
 }
+
+func (p *addrParser) add(a address) { p.sc.out = append(p.sc.out, a) }
 
 // parseAddressList parses an RFC 5322 address-list (with the obsolete
 // forms and common mistakes) into ENVELOPE address structures: groups
@@ -97,10 +130,12 @@ type addrParser struct {
 // empty host, and a trailing comment names an address that has no
 // display name (as Dovecot does). Strings are kept raw: encoded words
 // are not decoded, but quoting is removed.
-func parseAddressList(v string) []address {
-	p := addrParser{lexer: lexer{s: v}}
+//
+// The addresses are appended to sc.out.
+func (sc *addrScratch) parseAddressList(v string) {
+	p := addrParser{lexer: lexer{s: v}, sc: sc, first: len(sc.out)}
 	inGroup := false
-	for !p.eof() && len(p.out) < maxAddresses {
+	for !p.eof() && len(sc.out)-p.first < maxAddresses {
 		p.skipCFWS()
 		if p.eof() {
 			break
@@ -111,7 +146,7 @@ func parseAddressList(v string) []address {
 		case ';':
 			p.i++
 			if inGroup {
-				p.out = append(p.out, address{kind: addrGroupEnd})
+				p.add(address{kind: addrGroupEnd})
 				inGroup = false
 			}
 		default:
@@ -125,16 +160,16 @@ func parseAddressList(v string) []address {
 		}
 	}
 	if inGroup {
-		p.out = append(p.out, address{kind: addrGroupEnd})
+		p.add(address{kind: addrGroupEnd})
 	}
-	return p.out
 }
 
 // mailbox parses one mailbox (or the start of a group) and reports
 // whether it produced something.
 func (p *addrParser) mailbox(inGroup *bool) bool {
 	start := p.i
-	var words []string
+	words := p.sc.words[:0]
+	defer func() { p.sc.words = words }()
 	comment := ""
 	for !p.eof() {
 		if c := p.skipCFWS(); c != "" {
@@ -162,12 +197,12 @@ func (p *addrParser) mailbox(inGroup *bool) bool {
 			p.i++
 			a := p.angleAddr()
 			a.name = joinPhrase(words)
-			p.out = append(p.out, a)
+			p.add(a)
 			p.skipTrailing()
 			return true
 		case c == ':' && !*inGroup:
 			p.i++
-			p.out = append(p.out, address{kind: addrGroupStart, mailbox: joinPhrase(words)})
+			p.add(address{kind: addrGroupStart, mailbox: joinPhrase(words)})
 			*inGroup = true
 			return true
 		case c == '@':
@@ -178,7 +213,7 @@ func (p *addrParser) mailbox(inGroup *bool) bool {
 			if c := p.skipCFWS(); c != "" {
 				a.name = c
 			}
-			p.out = append(p.out, a)
+			p.add(a)
 			p.skipTrailing()
 			return true
 		default:
@@ -186,14 +221,14 @@ func (p *addrParser) mailbox(inGroup *bool) bool {
 			if len(words) == 0 {
 				return false
 			}
-			p.out = append(p.out, address{mailbox: joinPhrase(words), name: comment})
+			p.add(address{mailbox: joinPhrase(words), name: comment})
 			return true
 		}
 	}
 	if len(words) == 0 {
 		return false
 	}
-	p.out = append(p.out, address{mailbox: joinPhrase(words), name: comment})
+	p.add(address{mailbox: joinPhrase(words), name: comment})
 	return true
 }
 
@@ -256,16 +291,16 @@ func (p *addrParser) angleAddr() address {
 // addrSpec parses local-part ["@" domain], leniently.
 func (p *addrParser) addrSpec() address {
 	var a address
-	var local strings.Builder
+	local := span{src: p.s}
 	for !p.eof() {
 		p.skipCFWS()
 		c := p.peek()
 		if c == '"' {
-			local.WriteString(p.quoted())
+			local.add(p.quoted())
 			continue
 		}
 		if c == '.' {
-			local.WriteByte('.')
+			local.addSrc(p.i, p.i+1)
 			p.i++
 			continue
 		}
@@ -274,7 +309,7 @@ func (p *addrParser) addrSpec() address {
 			for p.i < len(p.s) && isAtext(p.s[p.i]) {
 				p.i++
 			}
-			local.WriteString(p.s[s:p.i])
+			local.addSrc(s, p.i)
 			continue
 		}
 		break
@@ -286,7 +321,7 @@ func (p *addrParser) addrSpec() address {
 	}
 	p.i++
 	p.skipCFWS()
-	var host strings.Builder
+	host := span{src: p.s}
 	for !p.eof() {
 		c := p.peek()
 		if c == '[' {
@@ -297,11 +332,11 @@ func (p *addrParser) addrSpec() address {
 			if p.i < len(p.s) {
 				p.i++
 			}
-			host.WriteString(p.s[s:p.i])
+			host.addSrc(s, p.i)
 			continue
 		}
 		if c == '.' || isAtext(c) {
-			host.WriteByte(c)
+			host.addSrc(p.i, p.i+1)
 			p.i++
 			continue
 		}
@@ -310,7 +345,7 @@ func (p *addrParser) addrSpec() address {
 			// continue it if a dot follows.
 			save := p.i
 			p.skipCFWS()
-			if p.peek() == '.' || (host.Len() > 0 && strings.HasSuffix(host.String(), ".") && isAtext(p.peek())) {
+			if p.peek() == '.' || (host.endsWithDot() && isAtext(p.peek())) {
 				continue
 			}
 			p.i = save
@@ -319,6 +354,55 @@ func (p *addrParser) addrSpec() address {
 	}
 	a.host = host.String()
 	return a
+}
+
+// span builds a string from pieces, without copying while the pieces are
+// consecutive substrings of src (the usual case: an address without
+// comments or quoting inside).
+type span struct {
+	src        string
+	start, end int             // the value is src[start:end], unless copied
+	copied     bool            // the value is in b
+	b          strings.Builder // the value, once pieces were not consecutive
+}
+
+// addSrc appends src[i:j].
+func (s *span) addSrc(i, j int) {
+	switch {
+	case i == j:
+	case s.copied:
+		s.b.WriteString(s.src[i:j])
+	case s.start == s.end:
+		s.start, s.end = i, j
+	case i == s.end:
+		s.end = j
+	default:
+		s.add(s.src[i:j])
+	}
+}
+
+// add appends v.
+func (s *span) add(v string) {
+	if !s.copied {
+		s.copied = true
+		s.b.WriteString(s.src[s.start:s.end])
+	}
+	s.b.WriteString(v)
+}
+
+// endsWithDot reports whether the value ends with '.'.
+func (s *span) endsWithDot() bool {
+	if s.copied {
+		return s.b.Len() > 0 && strings.HasSuffix(s.b.String(), ".")
+	}
+	return s.end > s.start && s.src[s.end-1] == '.'
+}
+
+func (s *span) String() string {
+	if s.copied {
+		return s.b.String()
+	}
+	return s.src[s.start:s.end]
 }
 
 // joinPhrase joins the words of a display name with single spaces.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"strings"
+	"sync"
 )
 
 // Parse reads a message (content with CRLF line endings, size octets) once
@@ -57,14 +58,25 @@ func Parse(r io.ReaderAt, size int64) (*Structure, error) {
 
 // parse is Parse reading through w.
 func parse(w *window, size int64) (*Structure, error) {
-	p := &parser{w: w, size: size}
-	root := &part{}
+	p := parserPool.Get().(*parser)
+	defer p.release()
+	p.w, p.size = w, size
+	// The Structure, its root part and the root's envelope come in one
+	// allocation.
+	a := &struct {
+		s    Structure
+		root part
+		env  envelope
+	}{}
+	root := &a.root
+	root.env = &a.env
 	p.nparts = 1
 	p.parsePart(root, 0, 0, true, false)
 	if p.w.err != nil {
 		return nil, p.w.err
 	}
-	s := &Structure{size: size, root: root, fields: p.topFields}
+	s := &a.s
+	s.size, s.root, s.fields = size, root, p.topFields
 	if v, ok := s.HeaderValue("Date"); ok {
 		if t, ok := parseDate(v); ok {
 			_, off := t.Zone()
@@ -74,68 +86,110 @@ func parse(w *window, size int64) (*Structure, error) {
 	return s, nil
 }
 
-// parser holds the state of one Parse.
+// parser holds the state of one Parse. Parsers are reused through
+// parserPool: nothing that a Structure keeps may point into their
+// buffers.
 type parser struct {
 	w        *window
 	size     int64
-	stack    []*boundary // active boundaries, innermost last
+	stack    []boundary // active boundaries, innermost last
+	lastID   int        // the id of the last boundary pushed
 	nparts   int
 	overflow bool   // maxParts reached: boundaries are no longer recognised
 	kept     int    // header bytes kept so far
 	arena    []byte // names and values of the fields of the header being read
 
 	topFields []field
+
+	// Scratch space, reused from header to header and from Parse to Parse.
+	raw   []rawField // the fields of the header being read
+	fs    []field    // the same, interpreted
+	kids  []*part    // the children of the multiparts being parsed, innermost last
+	addrs addrScratch
 }
 
-// boundary is an active multipart boundary.
+var parserPool = sync.Pool{New: func() any { return new(parser) }}
+
+// release clears p, keeping its buffers unless they grew large, and puts
+// it back in parserPool.
+func (p *parser) release() {
+	*p = parser{
+		stack: reuse(p.stack, 64),
+		arena: reuse(p.arena, maxPooledBuf),
+		raw:   reuse(p.raw, 256),
+		fs:    reuse(p.fs, 256),
+		kids:  reuse(p.kids, 256),
+		addrs: p.addrs.reset(),
+	}
+	parserPool.Put(p)
+}
+
+// reuse returns b emptied for reuse from a pool, its elements zeroed so
+// that it keeps nothing alive, or nil if it has room for more than max
+// elements (a hostile message's buffers are not kept).
+func reuse[T any](b []T, max int) []T {
+	if cap(b) > max {
+		return nil
+	}
+	clear(b[:cap(b)])
+	return b[:0]
+}
+
+// boundary is an active multipart boundary; id tells apart boundaries
+// that are written the same.
 type boundary struct {
-	b []byte
+	b  string
+	id int
 }
 
-// hit is a boundary line found while scanning.
+// hit is a boundary line found while scanning; the zero hit (b.id 0) is
+// none.
 type hit struct {
-	b       *boundary
+	b       boundary
 	close   bool  // "--boundary--"
 	end     int64 // where the part(s) being scanned end: before the CRLF that precedes the line
 	lfEnd   int64 // LF octets in content[:end]
 	lineEnd int64 // just after the boundary line
 }
 
+// found reports whether h is a boundary line.
+func (h hit) found() bool { return h.b.id != 0 }
+
 // parsePart parses the part whose header starts at start, and its
 // descendants. msgLevel marks a message (the root or an embedded message)
 // whose header also feeds ENVELOPE; inDigest marks a part of a
 // multipart/digest. It returns the boundary line that ended the part, or
 // nil at the end of the content.
-func (p *parser) parsePart(pt *part, start int64, depth int, msgLevel, inDigest bool) *hit {
+func (p *parser) parsePart(pt *part, start int64, depth int, msgLevel, inDigest bool) hit {
 	pt.hdrOff = start
-	hdr, bodyOff, h := p.readHeader(start, msgLevel)
-	if h != nil {
+	bodyOff, h := p.readHeader(start, msgLevel)
+	if h.found() {
 		// A boundary line cut the header short: the part has no body.
 		pt.bodyOff, pt.end = h.end, h.end
-		p.interpret(pt, hdr, depth, msgLevel, inDigest)
+		p.interpret(pt, depth, msgLevel, inDigest)
 		if pt.kind == kindMessage {
 			// An embedded message with neither header nor body.
-			pt.children = []*part{{hdrOff: pt.end, bodyOff: pt.end, end: pt.end, env: &envelope{}}}
+			child := newMessageChild(pt)
+			child.hdrOff, child.bodyOff, child.end = pt.end, pt.end, pt.end
 			p.nparts++
 		}
 		return h
 	}
 	pt.bodyOff = bodyOff
 	lfBody := p.w.lfAt(bodyOff)
-	bnd := p.interpret(pt, hdr, depth, msgLevel, inDigest)
+	bnd := p.interpret(pt, depth, msgLevel, inDigest)
 
 	switch pt.kind {
 	case kindMultipart:
 		h = p.parseMultipart(pt, bnd, depth)
 	case kindMessage:
-		child := &part{}
-		pt.children = []*part{child}
+		child := newMessageChild(pt)
 		p.nparts++
 		h = p.parsePart(child, bodyOff, depth+1, true, false)
 	default:
 		h = p.scan(bodyOff)
 	}
-	if h != nil {
+	if h.found() {
 		pt.end = h.end
 		pt.lines = h.lfEnd - lfBody
 	} else {
@@ -145,26 +199,52 @@ func (p *parser) parsePart(pt *part, start int64, depth int, msgLevel, inDigest 
 	return h
 }
 
+// newMessageChild gives the message/rfc822 part pt its embedded message,
+// allocated with its envelope and pt's children list.
+func newMessageChild(pt *part) *part {
+	a := &struct {
+		child part
+		env   envelope
+		list  [1]*part
+	}{}
+	a.child.env = &a.env
+	a.list[0] = &a.child
+	pt.children = a.list[:]
+	return &a.child
+}
+
 // parseMultipart parses the body of a multipart with boundary b: the
 // preamble, the parts, and the epilogue.
-func (p *parser) parseMultipart(pt *part, b []byte, depth int) *hit {
-	own := &boundary{b: b}
+func (p *parser) parseMultipart(pt *part, b string, depth int) hit {
+	p.lastID++
+	own := boundary{b: b, id: p.lastID}
 	p.stack = append(p.stack, own)
-	defer p.pop(own)
+	// The children are gathered on p.kids (above those of the enclosing
+	// multiparts) and get a slice of their own at the end.
+	first := len(p.kids)
+	defer func() {
+		p.pop(own)
+		if n := len(p.kids) - first; n > 0 {
+			pt.children = make([]*part, n)
+			copy(pt.children, p.kids[first:])
+			clear(p.kids[first:])
+			p.kids = p.kids[:first]
+		}
+	}()
 
 	inDigest := strings.EqualFold(pt.sub, "digest")
 	h := p.scan(pt.bodyOff) // preamble
-	for h != nil && h.b == own {
+	for h.found() && h.b.id == own.id {
 		if h.close {
 			p.pop(own)
 			return p.scan(h.lineEnd) // epilogue
 		}
 		if p.nparts >= maxParts {
 			p.overflow = true
-			return nil
+			return hit{}
 		}
 		child := &part{}
-		pt.children = append(pt.children, child)
+		p.kids = append(p.kids, child)
 		p.nparts++
 		h = p.parsePart(child, h.lineEnd, depth+1, false, inDigest)
 	}
@@ -172,9 +252,9 @@ func (p *parser) parseMultipart(pt *part, b []byte, depth int) *hit {
 }
 
 // pop removes b and any boundary pushed after it from the stack.
-func (p *parser) pop(b *boundary) {
+func (p *parser) pop(b boundary) {
 	for i := len(p.stack) - 1; i >= 0; i-- {
-		if p.stack[i] == b {
+		if p.stack[i].id == b.id {
 			p.stack = p.stack[:i]
 			return
 		}
@@ -195,18 +275,18 @@ func (p *parser) demote(pt *part, typ, sub string) {
 
 // scan looks for the next boundary line from from (a line start) on. It
 // returns nil at the end of the content.
-func (p *parser) scan(from int64) *hit {
+func (p *parser) scan(from int64) hit {
 	if len(p.stack) == 0 || p.overflow {
-		return nil
+		return hit{}
 	}
-	if h := p.match(from, from); h != nil {
+	if h := p.match(from, from); h.found() {
 		return h
 	}
 	pos := from
 	for {
 		b := p.w.peek(pos, 3)
 		if len(b) < 3 {
-			return nil
+			return hit{}
 		}
 		i := bytes.Index(b, delimStart)
 		if i < 0 {
@@ -214,7 +294,7 @@ func (p *parser) scan(from int64) *hit {
 			continue
 		}
 		ls := pos + int64(i) + 1
-		if h := p.match(ls, from); h != nil {
+		if h := p.match(ls, from); h.found() {
 			return h
 		}
 		pos = ls
@@ -225,27 +305,27 @@ var delimStart = []byte("\n--")
 
 // match checks whether the line at ls is a boundary line of an active
 // multipart; from is where the scan for the current part started.
-func (p *parser) match(ls, from int64) *hit {
+func (p *parser) match(ls, from int64) hit {
 	if len(p.stack) == 0 || p.overflow {
-		return nil
+		return hit{}
 	}
 	line := p.w.peek(ls, 2+maxBoundary+2)
 	if len(line) < 2 || line[0] != '-' || line[1] != '-' {
-		return nil
+		return hit{}
 	}
 	rest := line[2:]
-	var best *boundary
+	best := -1
 	for i := len(p.stack) - 1; i >= 0; i-- {
-		b := p.stack[i]
-		if bytes.HasPrefix(rest, b.b) && (best == nil || len(b.b) > len(best.b)) {
-			best = b
+		b := p.stack[i].b
+		if len(rest) >= len(b) && string(rest[:len(b)]) == b && (best < 0 || len(b) > len(p.stack[best].b)) {
+			best = i
 		}
 	}
-	if best == nil {
-		return nil
+	if best < 0 {
+		return hit{}
 	}
-	rest = rest[len(best.b):]
-	h := &hit{b: best, close: len(rest) >= 2 && rest[0] == '-' && rest[1] == '-'}
+	rest = rest[len(p.stack[best].b):]
+	h := hit{b: p.stack[best], close: len(rest) >= 2 && rest[0] == '-' && rest[1] == '-'}
 	h.end, h.lfEnd = ls, p.w.lfAt(ls)
 	if ls > from {
 		// The newline before the line belongs to the delimiter.
@@ -255,7 +335,7 @@ func (p *parser) match(ls, from int64) *hit {
 			h.end--
 		}
 	}
-	h.lineEnd = p.w.lineEnd(ls + 2 + int64(len(best.b)))
+	h.lineEnd = p.w.lineEnd(ls + 2 + int64(len(h.b.b)))
 	return h
 }
 
@@ -270,33 +350,33 @@ type rawField struct {
 	nameStart, nameEnd, valStart, valEnd int
 }
 
-// readHeader reads the header starting at start. It returns the fields of
-// interest and the offset of the body (just after the blank line), or a
-// hit if a boundary line interrupts the header.
-func (p *parser) readHeader(start int64, msgLevel bool) ([]rawField, int64, *hit) {
+// readHeader reads the header starting at start into p.raw and p.arena
+// (the fields of interest). It returns the offset of the body (just after
+// the blank line), or a hit if a boundary line interrupts the header.
+func (p *parser) readHeader(start int64, msgLevel bool) (int64, hit) {
 	p.arena = p.arena[:0]
-	var fields []rawField
+	p.raw = p.raw[:0]
 	cont := false // whether a continuation line extends the last field
 	pos := start
 	for pos < p.size {
-		if h := p.match(pos, start); h != nil {
-			return fields, 0, h
+		if h := p.match(pos, start); h.found() {
+			return 0, h
 		}
 		b := p.w.peek(pos, maxFieldName+1)
 		if len(b) == 0 {
-			return fields, p.size, nil
+			return p.size, hit{}
 		}
 		// Blank line: end of header.
 		if b[0] == '\n' {
-			return fields, pos + 1, nil
+			return pos + 1, hit{}
 		}
 		if b[0] == '\r' && len(b) > 1 && b[1] == '\n' {
-			return fields, pos + 2, nil
+			return pos + 2, hit{}
 		}
 		if b[0] == ' ' || b[0] == '\t' {
 			// Continuation of the previous field.
 			if cont {
-				f := &fields[len(fields)-1]
+				f := &p.raw[len(p.raw)-1]
 				pos = p.appendLine(f.valStart, pos)
 				f.valEnd = len(p.arena)
 			} else {
@@ -321,13 +401,13 @@ func (p *parser) readHeader(start int64, msgLevel bool) ([]rawField, int64, *hit
 			f.valStart = f.nameEnd
 			pos = p.appendLine(f.valStart, pos+int64(i)+1)
 			f.valEnd = len(p.arena)
-			fields = append(fields, f)
+			p.raw = append(p.raw, f)
 			cont = true
 			continue
 		}
 		pos = p.w.lineEnd(pos)
 	}
-	return fields, p.size, nil
+	return p.size, hit{}
 }
 
 // appendLine appends the line from pos to its end to the arena, without
@@ -418,17 +498,18 @@ func asciiEqualFold(b []byte, s string) bool {
 }
 
 // interpret fills in the part's type and Content-* data (and envelope for
-// messages) from its header fields, and decides its kind. For a
+// messages) from its header fields (p.raw), and decides its kind. For a
 // multipart it returns the boundary.
-func (p *parser) interpret(pt *part, fields []rawField, depth int, msgLevel, inDigest bool) []byte {
+func (p *parser) interpret(pt *part, depth int, msgLevel, inDigest bool) string {
 	var ctSeen bool
-	var bnd []byte
+	var bnd string
 	seen := 0 // bit per Content-* field already taken (first wins)
-	fs := make([]field, len(fields))
+	fs := p.fs[:0]
 	arena := string(p.arena) // one allocation for all names and values
-	for i, f := range fields {
-		fs[i] = field{name: arena[f.nameStart:f.nameEnd], value: strings.TrimSpace(arena[f.valStart:f.valEnd])}
+	for _, f := range p.raw {
+		fs = append(fs, field{name: arena[f.nameStart:f.nameEnd], value: strings.TrimSpace(arena[f.valStart:f.valEnd])})
 	}
+	p.fs = fs
 	for _, f := range fs {
 		v, name := f.value, f.name
 		switch {
@@ -472,7 +553,7 @@ func (p *parser) interpret(pt *part, fields []rawField, depth int, msgLevel, inD
 		}
 	}
 	if msgLevel {
-		pt.env = buildEnvelope(fs)
+		p.buildEnvelope(pt.env, fs)
 		if depth == 0 {
 			p.topFields = topFields(fs)
 		}
@@ -488,16 +569,16 @@ func (p *parser) interpret(pt *part, fields []rawField, depth int, msgLevel, inD
 	case strings.EqualFold(pt.typ, "multipart"):
 		for _, pr := range pt.params {
 			if strings.EqualFold(pr.name, "boundary") && pr.value != "" {
-				bnd = []byte(pr.value)
+				bnd = pr.value
 				if len(bnd) > maxBoundary {
 					bnd = bnd[:maxBoundary]
 				}
 				break
 			}
 		}
-		if bnd == nil {
+		if bnd == "" {
 			p.demote(pt, "text", "plain")
-			return nil
+			return ""
 		}
 		pt.kind = kindMultipart
 	case strings.EqualFold(pt.typ, "message") &&
@@ -506,7 +587,7 @@ func (p *parser) interpret(pt *part, fields []rawField, depth int, msgLevel, inD
 	}
 	if pt.kind != kindLeaf && (depth >= maxDepth || p.nparts >= maxParts) {
 		p.demote(pt, "application", "octet-stream")
-		return nil
+		return ""
 	}
 	return bnd
 }
@@ -520,9 +601,11 @@ func once(seen *int, i uint) bool {
 	return true
 }
 
-// topFields returns the kept top-level fields, first occurrence of each.
+// topFields returns the kept top-level fields, first occurrence of each,
+// in a slice of their own.
 func topFields(fields []field) []field {
-	var out []field
+	var buf [len(keptNames)]field // one per kept name at most
+	out := buf[:0]
 next:
 	for _, f := range fields {
 		if !HeaderKept(f.name) {
@@ -535,5 +618,8 @@ next:
 		}
 		out = append(out, f)
 	}
-	return out
+	if len(out) == 0 {
+		return nil
+	}
+	return append([]field(nil), out...)
 }

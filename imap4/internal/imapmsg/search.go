@@ -133,7 +133,7 @@ func (s *Structure) MatchBody(r io.ReaderAt, key string) (bool, error) {
 		return false, nil
 	}
 	m := matcherPool.Get().(*matcher)
-	defer matcherPool.Put(m)
+	defer m.release()
 	m.key = appendFold(m.key[:0], []byte(key))
 	if len(m.key) == 0 {
 		return true, nil
@@ -143,6 +143,17 @@ func (s *Structure) MatchBody(r io.ReaderAt, key string) (bool, error) {
 
 // matcherPool keeps matchers and their buffers between searches.
 var matcherPool = sync.Pool{New: func() any { return new(matcher) }}
+
+// release drops m's references to the message and puts it back in
+// matcherPool.
+func (m *matcher) release() {
+	m.src = errReader{}
+	m.qp.r, m.b64.r = nil, nil
+	if cap(m.folded) > maxPooledBuf {
+		m.folded = nil
+	}
+	matcherPool.Put(m)
+}
 
 // matcher searches decoded text for a folded key, streaming.
 type matcher struct {
