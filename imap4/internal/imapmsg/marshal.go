@@ -3,6 +3,8 @@ package imapmsg
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
+	"sync"
 )
 
 // The encoding of a Structure: a magic, a version byte, then uvarints and
@@ -131,7 +133,12 @@ func Unmarshal(data []byte) (*Structure, error) {
 		return nil, ErrCorrupt
 	}
 	d := structDecoder{s: string(data), i: len(formatMagic) + 1}
-	s := &Structure{}
+	// The Structure comes with the root's envelope.
+	a := &struct {
+		s   Structure
+		env envelope
+	}{}
+	s := &a.s
 	size := d.uvarint()
 	if size > 1<<62 {
 		return nil, ErrCorrupt
@@ -142,7 +149,6 @@ func Unmarshal(data []byte) (*Structure, error) {
 	if d.err || nparts == 0 || nparts > maxParts+maxDepth+2 || nparts > uint64(len(data)/19) {
 		return nil, ErrCorrupt
 	}
-	d.parts = make([]part, nparts)
 	switch d.byte() {
 	case 0:
 	case 1:
@@ -162,21 +168,118 @@ func Unmarshal(data []byte) (*Structure, error) {
 			s.fields[i] = field{name: d.str(), value: d.str()}
 		}
 	}
+	d.parts = make([]part, nparts)
+	d.kids = make([]*part, nparts-1) // every part but the root is a child
+	d.sc = decodeScratchPool.Get().(*decodeScratch)
+	defer d.sc.release()
 	s.root = d.part(0, s.size, 0)
 	if d.err || d.i != len(d.s) || d.next != len(d.parts) {
 		return nil, ErrCorrupt
 	}
+	d.relocate(&a.env)
 	return s, nil
 }
 
 // structDecoder reads the encoding; any error sets err and makes every later
 // read return zero values.
+//
+// The slices of the parts (parameters, languages, addresses) and the
+// envelopes are first decoded into pooled scratch slices (sc), then
+// moved by relocate into one allocation of each kind.
 type structDecoder struct {
 	s     string // all strings share this one allocation
 	i     int
 	err   bool
 	parts []part
 	next  int
+	kids  []*part // the children lists, taken in turn
+	sc    *decodeScratch
+}
+
+// decodeScratch holds what Unmarshal decodes before relocate moves it,
+// reused through decodeScratchPool.
+type decodeScratch struct {
+	params []param
+	langs  []string
+	addrs  []address
+	envs   []envelope
+}
+
+var decodeScratchPool = sync.Pool{New: func() any { return new(decodeScratch) }}
+
+func (sc *decodeScratch) release() {
+	sc.params = reuse(sc.params, 256)
+	sc.langs = reuse(sc.langs, 64)
+	sc.addrs = reuse(sc.addrs, 256)
+	sc.envs = reuse(sc.envs, 16)
+	decodeScratchPool.Put(sc)
+}
+
+// relocate moves the parts' slices and envelopes from the scratch space
+// to slices of their own, rootEnv for the root's envelope. The scratch
+// slices hold the items in the order the parts were decoded (the order
+// of d.parts), which is the order relocate walks them in.
+func (d *structDecoder) relocate(rootEnv *envelope) {
+	sc := d.sc
+	params := move(sc.params)
+	langs := move(sc.langs)
+	addrs := move(sc.addrs)
+	var envs []envelope
+	if n := len(sc.envs); d.parts[0].env == nil && n > 0 {
+		envs = make([]envelope, n)
+	} else if n > 1 {
+		envs = make([]envelope, n-1)
+	}
+	ie := 0
+	for k := range d.parts {
+		p := &d.parts[k]
+		p.params = nextN(&params, len(p.params))
+		p.dispParams = nextN(&params, len(p.dispParams))
+		p.lang = nextN(&langs, len(p.lang))
+		if p.env == nil {
+			continue
+		}
+		env := rootEnv
+		if k > 0 {
+			env = &envs[0]
+			envs = envs[1:]
+		}
+		*env = sc.envs[ie]
+		ie++
+		p.env = env
+		for _, l := range [...]*[]address{&env.from, &env.sender, &env.replyTo, &env.to, &env.cc, &env.bcc} {
+			*l = nextN(&addrs, len(*l))
+		}
+	}
+}
+
+// move returns a copy of scratch in a slice of its own (nil if empty).
+func move[T any](scratch []T) []T {
+	if len(scratch) == 0 {
+		return nil
+	}
+	return append([]T(nil), scratch...)
+}
+
+// nextN returns the next n items of *s (nil for none), and advances *s.
+func nextN[T any](s *[]T, n int) []T {
+	if n == 0 {
+		return nil
+	}
+	v := (*s)[:n:n]
+	*s = (*s)[n:]
+	return v
+}
+
+// take returns n items from the end of *scratch, grown for them (nil for
+// none).
+func take[T any](scratch *[]T, n int) []T {
+	if n == 0 {
+		return nil
+	}
+	k := len(*scratch)
+	*scratch = slices.Grow(*scratch, n)[:k+n]
+	return (*scratch)[k : k+n : k+n]
 }
 
 func (d *structDecoder) fail() { d.err, d.i = true, len(d.s) }
@@ -239,12 +342,10 @@ func (d *structDecoder) str() string {
 	return s
 }
 
+// params decodes a parameter list.
 func (d *structDecoder) params() []param {
 	n := d.count(2)
-	if n == 0 {
-		return nil
-	}
-	ps := make([]param, n)
+	ps := take(&d.sc.params, n)
 	for i := range ps {
 		ps[i] = param{name: d.str(), value: d.str()}
 	}
@@ -279,11 +380,9 @@ func (d *structDecoder) part(lo, hi int64, depth int) *part {
 	p.params = d.params()
 	p.id, p.desc, p.enc, p.md5, p.loc, p.disp = d.str(), d.str(), d.str(), d.str(), d.str(), d.str()
 	p.dispParams = d.params()
-	if n := d.count(1); n > 0 {
-		p.lang = make([]string, n)
-		for i := range p.lang {
-			p.lang[i] = d.str()
-		}
+	p.lang = take(&d.sc.langs, d.count(1))
+	for i := range p.lang {
+		p.lang[i] = d.str()
 	}
 	bs := d.uvarint() // decoded size + 1: never more than the encoded size
 	if bs > bodyLen+1 {
@@ -316,7 +415,11 @@ func (d *structDecoder) part(lo, hi int64, depth int) *part {
 		return p
 	}
 	if n > 0 {
-		p.children = make([]*part, n)
+		if n > len(d.kids) {
+			d.fail() // more children than parts
+			return p
+		}
+		p.children, d.kids = d.kids[:n:n], d.kids[n:]
 		for i := range p.children {
 			p.children[i] = d.part(p.bodyOff, p.end, depth+1)
 		}
@@ -327,15 +430,14 @@ func (d *structDecoder) part(lo, hi int64, depth int) *part {
 	return p
 }
 
+// envelope decodes an envelope into the scratch space.
 func (d *structDecoder) envelope() *envelope {
-	env := &envelope{has: d.byte()}
+	envs := take(&d.sc.envs, 1)
+	env := &envs[0]
+	env.has = d.byte()
 	env.date, env.subject, env.inReplyTo, env.messageID = d.str(), d.str(), d.str(), d.str()
 	for _, l := range [...]*[]address{&env.from, &env.sender, &env.replyTo, &env.to, &env.cc, &env.bcc} {
-		n := d.count(5)
-		if n == 0 {
-			continue
-		}
-		*l = make([]address, n)
+		*l = take(&d.sc.addrs, d.count(5))
 		for i := range *l {
 			a := &(*l)[i]
 			a.kind = addrKind(d.byte())
