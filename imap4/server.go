@@ -343,7 +343,7 @@ func refuse(c *netsrv.Conn, reason mailfront.CloseReason) {
 // ListenAndServe listens on the TCP address Addr (":143" if empty) and
 // calls Serve.
 func (s *Server) ListenAndServe() error {
-	return netsrv.ListenAndServe(s.Addr, ":143", s.Serve)
+	return s.srv.ListenAndServe(s.Addr, ":143", s.Serve)
 }
 
 // ListenAndServeTLS listens on the TCP address Addr (":993" if empty) and
@@ -352,7 +352,7 @@ func (s *Server) ListenAndServeTLS() error {
 	if !netsrv.HasCertificate(s.TLSConfig) {
 		return fmt.Errorf("imap4: ListenAndServeTLS: %w", netsrv.ErrNoTLSConfig)
 	}
-	return netsrv.ListenAndServe(s.Addr, ":993", s.ServeTLS)
+	return s.srv.ListenAndServe(s.Addr, ":993", s.ServeTLS)
 }
 
 // Shutdown stops the server gracefully: it closes the listeners, says

@@ -382,9 +382,13 @@ func TestX12BackendPanic(t *testing.T) {
 func TestX13GarbageFlood(t *testing.T) {
 	e := newEnv(t)
 	c := e.dial()
+	// One write: the server closes after the third line, so later writes
+	// could fail.
+	var flood strings.Builder
 	for i := range 25 {
-		c.send("x" + string(rune('a'+i)) + " GARBAGE")
+		flood.WriteString("x" + string(rune('a'+i)) + " GARBAGE\r\n")
 	}
+	c.write(flood.String())
 	c.expect("xa BAD Unknown command", "xb BAD Unknown command", "xc BAD Unknown command", "* BYE Too many invalid commands")
 	assert.Error(t, c.readErr())
 

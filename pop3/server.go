@@ -348,7 +348,7 @@ func refuse(c *netsrv.Conn, reason mailfront.CloseReason) {
 // ListenAndServe listens on the TCP address Addr (":110" if empty) and calls
 // Serve.
 func (s *Server) ListenAndServe() error {
-	return netsrv.ListenAndServe(s.Addr, ":110", s.Serve)
+	return s.srv.ListenAndServe(s.Addr, ":110", s.Serve)
 }
 
 // ListenAndServeTLS listens on the TCP address Addr (":995" if empty) and
@@ -357,7 +357,7 @@ func (s *Server) ListenAndServeTLS() error {
 	if !netsrv.HasCertificate(s.TLSConfig) {
 		return fmt.Errorf("pop3: ListenAndServeTLS: %w", netsrv.ErrNoTLSConfig)
 	}
-	return netsrv.ListenAndServe(s.Addr, ":995", s.ServeTLS)
+	return s.srv.ListenAndServe(s.Addr, ":995", s.ServeTLS)
 }
 
 // Shutdown stops the server gracefully: it closes the listeners, closes

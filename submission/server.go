@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -161,7 +162,7 @@ type Server struct {
 	WriteTimeout time.Duration
 
 	// HandshakeTimeout bounds a TLS handshake (implicit TLS and STARTTLS).
-	// Zero or negative means 30 seconds.
+	// Zero means 30 seconds; negative means no limit.
 	HandshakeTimeout time.Duration
 
 	// GreetingDelay is how long the server waits before its greeting,
@@ -190,7 +191,8 @@ type Server struct {
 	MaxBadCommands int
 
 	// MaxAuthFailures is how many failed AUTH attempts a connection may
-	// make before it is disconnected. Zero or negative means 3.
+	// make before it is disconnected. Zero means 3; negative means no
+	// limit (the Throttle still applies).
 	MaxAuthFailures int
 
 	// MaxLineLength is the longest command line accepted, in octets
@@ -334,7 +336,7 @@ func (s *Server) newConfig() *config {
 		TrustedNetworks: s.TrustedNetworks,
 		Throttle:        s.throttle.Or(s.Throttle),
 		OnAttempt:       s.OnAuthAttempt,
-		MaxFailures:     max(s.MaxAuthFailures, 0), // documented: negative is 3 too
+		MaxFailures:     s.MaxAuthFailures, // authsrv: zero 3, negative none
 		ServerName:      cfg.hostname,
 	}
 	return cfg
@@ -345,7 +347,7 @@ func (s *Server) netConfig(cfg *config) netsrv.Config {
 		Protocol:         "submission",
 		Logger:           s.logger(),
 		TLSConfig:        s.TLSConfig,
-		HandshakeTimeout: max(s.HandshakeTimeout, 0), // documented: negative is 30s too
+		HandshakeTimeout: s.HandshakeTimeout, // netsrv: zero 30s, negative none
 		WriteTimeout:     s.writeTimeout(),
 		MaxConns:         s.maxConns(),
 		MaxConnsPerAddr:  s.maxConnsPerAddr(),
@@ -363,9 +365,8 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 		return err
 	}
 	cfg := s.newConfig()
-	// Any TLSConfig counts as secure here, as it always has; without a
-	// certificate netsrv refuses ServeTLS and STARTTLS is not offered.
-	if err := cfg.auth.CheckLoginPossible(s.TLSConfig != nil, authsrv.Logins{}); err != nil {
+	secure := implicitTLS || netsrv.HasCertificate(s.TLSConfig)
+	if err := cfg.auth.CheckLoginPossible(secure, authsrv.Logins{}); err != nil {
 		l.Close()
 		return err
 	}
@@ -396,10 +397,10 @@ func (s *Server) ListenAndServeTLS() error {
 }
 
 func (s *Server) listenAndServe(def string, implicitTLS bool) error {
-	if s.srv.ShuttingDown() {
-		return ErrServerClosed
+	if implicitTLS && !netsrv.HasCertificate(s.TLSConfig) {
+		return fmt.Errorf("submission: ListenAndServeTLS: %w", netsrv.ErrNoTLSConfig)
 	}
-	return netsrv.ListenAndServe(s.Addr, def, func(l net.Listener) error { return s.serve(l, implicitTLS) })
+	return s.srv.ListenAndServe(s.Addr, def, func(l net.Listener) error { return s.serve(l, implicitTLS) })
 }
 
 // Shutdown stops the listeners, says "421 4.3.2" to every connection

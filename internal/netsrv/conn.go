@@ -412,8 +412,10 @@ func (c *Conn) forceClose() {
 		c.reason = mailfront.Shutdown
 	}
 	c.mu.Unlock()
-	c.cancel()
+	// Close before cancelling, so a handler woken by the cancellation
+	// cannot write a reply to a connection Close is ending.
 	c.raw.Close()
+	c.cancel()
 }
 
 // Flush writes buffered output. Every write to the network, whether from

@@ -45,22 +45,7 @@ type echo struct {
 	ctxs   []context.Context
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 func newEcho() *echo {
 	return &echo{slow: make(chan struct{}), logs: &syncBuffer{}, timeout: time.Minute}

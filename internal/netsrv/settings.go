@@ -50,8 +50,13 @@ func HasCertificate(cfg *tls.Config) bool {
 
 // ListenAndServe listens on the TCP address addr, or def if addr is empty,
 // and passes the listener to serve: the body of a server's ListenAndServe
-// and ListenAndServeTLS methods, whose serve closes the listener.
-func ListenAndServe(addr, def string, serve func(net.Listener) error) error {
+// and ListenAndServeTLS methods, whose serve closes the listener. After
+// Shutdown or Close it returns [ErrServerClosed] without listening, as
+// net/http does.
+func (s *Server) ListenAndServe(addr, def string, serve func(net.Listener) error) error {
+	if s.ShuttingDown() {
+		return ErrServerClosed
+	}
 	if addr == "" {
 		addr = def
 	}

@@ -65,9 +65,10 @@ func TestHasCertificate(t *testing.T) {
 // ListenAndServe hands serve a TCP listener on addr, and returns the error
 // of net.Listen without calling serve.
 func TestListenAndServe(t *testing.T) {
+	var srv netsrv.Server
 	errServed := errors.New("served")
 	var got net.Addr
-	err := netsrv.ListenAndServe("127.0.0.1:0", ":1", func(l net.Listener) error {
+	err := srv.ListenAndServe("127.0.0.1:0", ":1", func(l net.Listener) error {
 		got = l.Addr()
 		return errors.Join(errServed, l.Close())
 	})
@@ -76,7 +77,7 @@ func TestListenAndServe(t *testing.T) {
 	assert.Equal(t, "127.0.0.1", got.(*net.TCPAddr).IP.String())
 
 	called := false
-	err = netsrv.ListenAndServe("", "127.0.0.1:99999", func(net.Listener) error { called = true; return nil })
+	err = srv.ListenAndServe("", "127.0.0.1:99999", func(net.Listener) error { called = true; return nil })
 	assert.Error(t, err, "an empty addr uses the default")
 	assert.False(t, called)
 }
