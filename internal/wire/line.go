@@ -6,19 +6,27 @@ import (
 	"io"
 )
 
+// ErrBareLF is returned by a [LineReader] with RequireCRLF set for a line
+// that ends with LF alone.
+var ErrBareLF = errors.New("line ends with a bare LF")
+
 // ErrLineTooLong is returned when a line exceeds the reader's limit before
 // its line ending arrives. The rest of the line has not been consumed; the
 // caller should answer with an error and close the connection.
 var ErrLineTooLong = errors.New("line too long")
 
-// A LineReader reads command lines of bounded length. Lines end with CRLF or
-// a bare LF (commands from real clients sometimes use LF alone); the ending is
-// not part of the returned line. The zero value with R set is ready to use.
+// A LineReader reads command lines of bounded length. Lines end with CRLF or,
+// unless RequireCRLF is set, a bare LF (commands from real clients sometimes
+// use LF alone); the ending is not part of the returned line. The zero value
+// with R set is ready to use.
 type LineReader struct {
 	// R is the underlying reader. It may be replaced between lines (after a
 	// STARTTLS upgrade).
-	R   *bufio.Reader
-	buf []byte
+	R *bufio.Reader
+	// RequireCRLF refuses a line ending with LF alone with [ErrBareLF]
+	// (the line is consumed, so the caller may answer and go on).
+	RequireCRLF bool
+	buf         []byte
 }
 
 // ReadLine returns the next line without its line ending. The returned slice
@@ -36,6 +44,9 @@ func (lr *LineReader) ReadLine(max int) ([]byte, error) {
 			if len(lr.buf) > 0 {
 				lr.buf = append(lr.buf, chunk...)
 				line = lr.buf
+			}
+			if lr.RequireCRLF && (len(line) < 2 || line[len(line)-2] != '\r') {
+				return nil, ErrBareLF
 			}
 			line = trimEOL(line)
 			if len(line) > max {

@@ -346,3 +346,15 @@ func BenchmarkDotWriter(b *testing.B) {
 		dw.Close()
 	}
 }
+
+func TestReadLineRequireCRLF(t *testing.T) {
+	lr := wire.LineReader{R: bufio.NewReaderSize(strings.NewReader("ok\r\nbare\nnext\r\n"), 16), RequireCRLF: true}
+	line, err := lr.ReadLine(64)
+	require.NoError(t, err)
+	assert.Equal(t, "ok", string(line))
+	_, err = lr.ReadLine(64)
+	assert.ErrorIs(t, err, wire.ErrBareLF)
+	line, err = lr.ReadLine(64)
+	require.NoError(t, err, "the bare-LF line was consumed; the next one reads")
+	assert.Equal(t, "next", string(line))
+}
