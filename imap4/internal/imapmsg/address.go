@@ -8,9 +8,9 @@ import (
 const maxAddresses = 10000
 
 // buildEnvelope fills in env, the ENVELOPE data of a message, from its
-// header fields; the first occurrence of each field wins. The address
-// lists share one allocation.
-func (p *parser) buildEnvelope(env *envelope, fields []field) {
+// header fields (ids tells which kept field each one is); the first
+// occurrence of each field wins. The address lists share one allocation.
+func (p *parser) buildEnvelope(env *envelope, fields []field, ids []fieldID) {
 	sc := &p.addrs
 	sc.out = sc.out[:0]
 	var lists [6]struct{ start, end int } // from, sender, reply-to, to, cc, bcc
@@ -20,59 +20,59 @@ func (p *parser) buildEnvelope(env *envelope, fields []field) {
 		lists[i].end = len(sc.out)
 	}
 	var seen uint16
-	for _, f := range fields {
+	for i, f := range fields {
 		var bit uint16
-		switch {
-		case strings.EqualFold(f.name, "Date"):
+		switch ids[i] {
+		case idDate:
 			bit = 1 << 0
 			if seen&bit == 0 {
 				env.date = f.value
 				env.has |= envDate
 			}
-		case strings.EqualFold(f.name, "Subject"):
+		case idSubject:
 			bit = 1 << 1
 			if seen&bit == 0 {
 				env.subject = f.value
 				env.has |= envSubject
 			}
-		case strings.EqualFold(f.name, "In-Reply-To"):
+		case idInReplyTo:
 			bit = 1 << 2
 			if seen&bit == 0 {
 				env.inReplyTo = f.value
 				env.has |= envInReplyTo
 			}
-		case strings.EqualFold(f.name, "Message-ID"):
+		case idMessageID:
 			bit = 1 << 3
 			if seen&bit == 0 {
 				env.messageID = f.value
 				env.has |= envMessageID
 			}
-		case strings.EqualFold(f.name, "From"):
+		case idFrom:
 			bit = 1 << 4
 			if seen&bit == 0 {
 				parse(0, f.value)
 			}
-		case strings.EqualFold(f.name, "Sender"):
+		case idSender:
 			bit = 1 << 5
 			if seen&bit == 0 {
 				parse(1, f.value)
 			}
-		case strings.EqualFold(f.name, "Reply-To"):
+		case idReplyTo:
 			bit = 1 << 6
 			if seen&bit == 0 {
 				parse(2, f.value)
 			}
-		case strings.EqualFold(f.name, "To"):
+		case idTo:
 			bit = 1 << 7
 			if seen&bit == 0 {
 				parse(3, f.value)
 			}
-		case strings.EqualFold(f.name, "Cc"):
+		case idCc:
 			bit = 1 << 8
 			if seen&bit == 0 {
 				parse(4, f.value)
 			}
-		case strings.EqualFold(f.name, "Bcc"):
+		case idBcc:
 			bit = 1 << 9
 			if seen&bit == 0 {
 				parse(5, f.value)

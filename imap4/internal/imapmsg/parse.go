@@ -104,6 +104,7 @@ type parser struct {
 	// Scratch space, reused from header to header and from Parse to Parse.
 	raw   []rawField // the fields of the header being read
 	fs    []field    // the same, interpreted
+	ids   []fieldID  // which kept field each of fs is
 	kids  []*part    // the children of the multiparts being parsed, innermost last
 	addrs addrScratch
 }
@@ -118,6 +119,7 @@ func (p *parser) release() {
 		arena: reuse(p.arena, maxPooledBuf),
 		raw:   reuse(p.raw, 256),
 		fs:    reuse(p.fs, 256),
+		ids:   reuse(p.ids, 256),
 		kids:  reuse(p.kids, 256),
 		addrs: p.addrs.reset(),
 	}
@@ -504,16 +506,18 @@ func (p *parser) interpret(pt *part, depth int, msgLevel, inDigest bool) string 
 	var ctSeen bool
 	var bnd string
 	seen := 0 // bit per Content-* field already taken (first wins)
-	fs := p.fs[:0]
+	fs, ids := p.fs[:0], p.ids[:0]
 	arena := string(p.arena) // one allocation for all names and values
 	for _, f := range p.raw {
-		fs = append(fs, field{name: arena[f.nameStart:f.nameEnd], value: strings.TrimSpace(arena[f.valStart:f.valEnd])})
+		name := arena[f.nameStart:f.nameEnd]
+		fs = append(fs, field{name: name, value: strings.TrimSpace(arena[f.valStart:f.valEnd])})
+		ids = append(ids, fieldIDOf(name))
 	}
-	p.fs = fs
-	for _, f := range fs {
-		v, name := f.value, f.name
-		switch {
-		case strings.EqualFold(name, "Content-Type"):
+	p.fs, p.ids = fs, ids
+	for i, f := range fs {
+		v := f.value
+		switch ids[i] {
+		case idContentType:
 			if ctSeen {
 				continue
 			}
@@ -522,40 +526,40 @@ func (p *parser) interpret(pt *part, depth int, msgLevel, inDigest bool) string 
 			if ok {
 				pt.typ, pt.sub, pt.params = typ, sub, params
 			}
-		case strings.EqualFold(name, "Content-Transfer-Encoding"):
+		case idContentTransferEncoding:
 			if once(&seen, 0) {
 				pt.enc = firstToken(v)
 			}
-		case strings.EqualFold(name, "Content-ID"):
+		case idContentID:
 			if once(&seen, 1) {
 				pt.id = v
 			}
-		case strings.EqualFold(name, "Content-Description"):
+		case idContentDescription:
 			if once(&seen, 2) {
 				pt.desc = v
 			}
-		case strings.EqualFold(name, "Content-MD5"):
+		case idContentMD5:
 			if once(&seen, 3) {
 				pt.md5 = v
 			}
-		case strings.EqualFold(name, "Content-Location"):
+		case idContentLocation:
 			if once(&seen, 4) {
 				pt.loc = v
 			}
-		case strings.EqualFold(name, "Content-Disposition"):
+		case idContentDisposition:
 			if once(&seen, 5) {
 				pt.disp, pt.dispParams = parseDisposition(v)
 			}
-		case strings.EqualFold(name, "Content-Language"):
+		case idContentLanguage:
 			if once(&seen, 6) {
 				pt.lang = parseLanguage(v)
 			}
 		}
 	}
 	if msgLevel {
-		p.buildEnvelope(pt.env, fs)
+		p.buildEnvelope(pt.env, fs, ids)
 		if depth == 0 {
-			p.topFields = topFields(fs)
+			p.topFields = topFields(fs, ids)
 		}
 	}
 
@@ -601,22 +605,17 @@ func once(seen *int, i uint) bool {
 	return true
 }
 
-// topFields returns the kept top-level fields, first occurrence of each,
-// in a slice of their own.
-func topFields(fields []field) []field {
+// topFields returns the kept top-level fields (ids tells which fields
+// are), first occurrence of each, in a slice of their own.
+func topFields(fields []field, ids []fieldID) []field {
 	var buf [len(keptNames)]field // one per kept name at most
 	out := buf[:0]
-next:
-	for _, f := range fields {
-		if !HeaderKept(f.name) {
-			continue
+	var seen uint32 // bit per fieldID
+	for i, f := range fields {
+		if id := ids[i]; id != idOther && seen&(1<<id) == 0 {
+			seen |= 1 << id
+			out = append(out, f)
 		}
-		for _, o := range out {
-			if strings.EqualFold(o.name, f.name) {
-				continue next
-			}
-		}
-		out = append(out, f)
 	}
 	if len(out) == 0 {
 		return nil

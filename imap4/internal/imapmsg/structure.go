@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // Bounds applied by [Parse] so that hostile messages cost bounded memory and
@@ -132,15 +133,81 @@ const (
 // Size returns the size of the message in octets, as given to [Parse].
 func (s *Structure) Size() int64 { return s.size }
 
+// fieldID identifies one of keptNames (its index plus one); 0 is any
+// other field.
+type fieldID uint8
+
+// The kept fields.
+const (
+	idOther fieldID = iota
+	idDate
+	idSubject
+	idFrom
+	idSender
+	idReplyTo
+	idTo
+	idCc
+	idBcc
+	idInReplyTo
+	idMessageID
+	idReferences
+	idMIMEVersion
+	idContentType
+	idContentTransferEncoding
+	idContentDisposition
+	idContentLanguage
+	idContentID
+	idContentDescription
+	idContentLocation
+	idContentMD5
+	idListID
+)
+
 // keptNames are the top-level header fields a Structure keeps, for
 // [Structure.HeaderValue]. The ENVELOPE fields and Content-* fields are
 // also interpreted; the others are kept for SORT and threading.
 var keptNames = [...]string{
-	"Date", "Subject", "From", "Sender", "Reply-To", "To", "Cc", "Bcc",
-	"In-Reply-To", "Message-ID", "References", "MIME-Version",
-	"Content-Type", "Content-Transfer-Encoding", "Content-Disposition",
-	"Content-Language", "Content-ID", "Content-Description",
-	"Content-Location", "Content-MD5", "List-Id",
+	idDate - 1:                    "Date",
+	idSubject - 1:                 "Subject",
+	idFrom - 1:                    "From",
+	idSender - 1:                  "Sender",
+	idReplyTo - 1:                 "Reply-To",
+	idTo - 1:                      "To",
+	idCc - 1:                      "Cc",
+	idBcc - 1:                     "Bcc",
+	idInReplyTo - 1:               "In-Reply-To",
+	idMessageID - 1:               "Message-ID",
+	idReferences - 1:              "References",
+	idMIMEVersion - 1:             "MIME-Version",
+	idContentType - 1:             "Content-Type",
+	idContentTransferEncoding - 1: "Content-Transfer-Encoding",
+	idContentDisposition - 1:      "Content-Disposition",
+	idContentLanguage - 1:         "Content-Language",
+	idContentID - 1:               "Content-ID",
+	idContentDescription - 1:      "Content-Description",
+	idContentLocation - 1:         "Content-Location",
+	idContentMD5 - 1:              "Content-MD5",
+	idListID - 1:                  "List-Id",
+}
+
+// fieldIDOf returns the kept field that name is, compared as
+// strings.EqualFold compares (so "Content-Deſcription", with a long s, is
+// Content-Description), or idOther.
+func fieldIDOf(name string) fieldID {
+	ascii := true
+	for i := 0; i < len(name); i++ {
+		if name[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	for i, k := range keptNames {
+		// An ASCII name can only fold to a name of its length.
+		if (!ascii || len(k) == len(name)) && strings.EqualFold(k, name) {
+			return fieldID(i + 1)
+		}
+	}
+	return idOther
 }
 
 // HeaderKept reports whether [Structure.HeaderValue] can answer for the
@@ -150,12 +217,7 @@ var keptNames = [...]string{
 // For any other field use [Structure.MatchHeader] or a HEADER.FIELDS
 // section, which read the message.
 func HeaderKept(name string) bool {
-	for _, k := range keptNames {
-		if strings.EqualFold(k, name) {
-			return true
-		}
-	}
-	return false
+	return fieldIDOf(name) != idOther
 }
 
 // HeaderValue returns the first raw value of a top-level header field
