@@ -70,9 +70,9 @@ type folder struct {
 	snapSize int64
 	pending  []byte // journal records of the change being made
 
-	lastScan   time.Time
-	forceScan  bool
-	revalidate bool // the user was idle: check the files before trusting the state
+	lastScan  time.Time
+	forceScan bool
+	gen       uint64 // the user's generation the state was checked in (see revive)
 
 	watchers map[*mailbox]chan struct{}
 	pollStop chan struct{}
@@ -133,10 +133,11 @@ func (f *folder) loadedLocked() error {
 // reloads them), and the next readyLocked scans new/ and cur/ (two stat
 // calls when their mtimes did not move) whenever the last scan was.
 func (f *folder) revalidateLocked() {
-	if !f.revalidate {
+	g := f.u.gen.Load()
+	if g == f.gen {
 		return
 	}
-	f.revalidate = false
+	f.gen = g
 	if f.loaded && !f.indexCurrentLocked() {
 		// Changed behind the store's back (restored, removed): the
 		// files are the truth.

@@ -143,14 +143,7 @@ func (u *userState) current() bool {
 	return err == nil && u.lockInfo != nil && os.SameFile(fi, u.lockInfo)
 }
 
-// revive marks the folders of a user taken back from the idle list, so
-// that each checks its files before its next use.
-func (u *userState) revive() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	for _, f := range u.folders {
-		f.mu.Lock()
-		f.revalidate = true
-		f.mu.Unlock()
-	}
-}
+// revive starts a new generation of a user taken back from the idle list:
+// each of its folders checks its files before its next use (see
+// folder.revalidateLocked), without s.mu waiting for the folders' locks.
+func (u *userState) revive() { u.gen.Add(1) }

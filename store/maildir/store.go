@@ -327,6 +327,7 @@ type userState struct {
 	prev, next *userState // in s.idle, while idle
 
 	unloaded chan struct{} // closed once an evicted user is unloaded
+	gen      atomic.Uint64 // counts the times the user was taken back from idle
 	lockInfo fs.FileInfo   // of the lock file, to notice a replaced directory
 
 	mu      sync.Mutex // guards folders, pop3, and mailbox create/delete/rename
@@ -472,7 +473,7 @@ func (u *userState) folderLocked(name string) (*folder, error) {
 			return nil, fmt.Errorf("%w: %q", imap4.ErrNoSuchMailbox, name)
 		}
 	}
-	f := &folder{s: u.s, u: u, id: folderIDs.Add(1), name: name, dir: path}
+	f := &folder{s: u.s, u: u, id: folderIDs.Add(1), name: name, dir: path, gen: u.gen.Load()}
 	u.folders[name] = f
 	return f, nil
 }
