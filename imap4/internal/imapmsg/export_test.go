@@ -114,3 +114,8 @@ func DecodeForMatch(v string) string {
 	defer m.release()
 	return string(m.decodeValue([]byte(v)))
 }
+
+// Fold returns s folded as the matchers fold text and keys.
+func Fold(s string) string {
+	return string(appendFold(nil, []byte(s)))
+}

@@ -2,6 +2,7 @@ package imapmsg
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"strings"
@@ -277,21 +278,29 @@ func (m *matcher) search(rd io.Reader) (bool, error) {
 // canonical member of its Unicode simple case folding orbit (lower case
 // for ASCII letters), and invalid UTF-8 by U+FFFD.
 func appendFold(dst, b []byte) []byte {
-	for i := 0; i < len(b); {
-		if b[i] < utf8.RuneSelf {
-			// A run of ASCII: copy it, then lower it in place.
-			j := i + 1
-			for j < len(b) && b[j] < utf8.RuneSelf {
-				j++
+	i := 0
+	for i < len(b) {
+		// Eight octets at a time while they are ASCII: each upper-case
+		// letter gets 0x20. c+0x3f has its high bit set when c >= 'A',
+		// c+0x25 when c > 'Z' (no carry: c < 0x80).
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			if w&hiBits != 0 {
+				break
 			}
-			n := len(dst)
-			dst = append(dst, b[i:j]...)
-			for k, c := range dst[n:] {
-				if 'A' <= c && c <= 'Z' {
-					dst[n+k] = c + ('a' - 'A')
-				}
+			upper := (w + 0x3f*loBits) &^ (w + 0x25*loBits) & hiBits
+			dst = binary.LittleEndian.AppendUint64(dst, w|upper>>2)
+			i += 8
+		}
+		if i == len(b) {
+			break
+		}
+		if c := b[i]; c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
 			}
-			i = j
+			dst = append(dst, c)
+			i++
 			continue
 		}
 		r, n := utf8.DecodeRune(b[i:])
@@ -305,6 +314,11 @@ func appendFold(dst, b []byte) []byte {
 	}
 	return dst
 }
+
+const (
+	loBits = 0x0101010101010101 // the low bit of each octet of a word
+	hiBits = 0x8080808080808080 // the high bit of each octet of a word
+)
 
 // foldTable caches foldRune for the Latin, Greek and Cyrillic blocks.
 var foldTable = func() (t [0x530]uint16) {

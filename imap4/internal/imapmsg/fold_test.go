@@ -1,0 +1,68 @@
+package imapmsg_test
+
+import (
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/mailfront/mailfront/imap4/internal/imapmsg"
+)
+
+// referenceFold is the definition of the matchers' folding, rune by
+// rune: the smallest member of each rune's simple folding orbit, the
+// lower-case letter for an orbit with an ASCII letter, U+FFFD for
+// invalid UTF-8.
+func referenceFold(s string) string {
+	var b strings.Builder
+	for _, r := range s { // invalid UTF-8 yields U+FFFD
+		m := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+		if 'A' <= m && m <= 'Z' {
+			m += 'a' - 'A'
+		}
+		b.WriteRune(m)
+	}
+	return b.String()
+}
+
+var foldCases = []string{
+	"",
+	"A",
+	"Hello, World! @[`{ AZaz 0123456789 ~\x7f\x00",
+	"ABCDEFG",                      // shorter than a word
+	"ABCDEFGH",                     // one word
+	"ABCDEFGHI",                    // a word and one
+	"@@@@@@@@[[[[[[[[````````{{{{", // the octets around the letters
+	"0123456Ü890ABCDEFÉ",           // non-ASCII inside a word
+	"Straße \u212aelvin ſ ΣΊΣΥΦΟΣ İ ǅ",
+	"bad \xff\xfe utf-8 \xe2\x82 cut",
+}
+
+func TestFold(t *testing.T) {
+	for _, s := range foldCases {
+		assert.Equal(t, referenceFold(s), imapmsg.Fold(s), "%q", s)
+		for pad := 1; pad < 8; pad++ { // every alignment
+			p := strings.Repeat("X", pad) + s
+			assert.Equal(t, referenceFold(p), imapmsg.Fold(p), "%q", p)
+		}
+	}
+	assert.Equal(t, "kelvin", imapmsg.Fold("\u212aELVIN"))
+	assert.True(t, utf8.ValidString(imapmsg.Fold("\xff")))
+}
+
+// FuzzFold holds the folding to its definition.
+func FuzzFold(f *testing.F) {
+	for _, s := range foldCases {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := imapmsg.Fold(s), referenceFold(s); got != want {
+			t.Fatalf("Fold(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
