@@ -155,6 +155,24 @@ func BenchmarkMatchBody10KB(b *testing.B) {
 	}
 }
 
+// BenchmarkMatchBodyUnicode10KB searches 8-bit UTF-8 text in several
+// scripts (Latin, Greek, Cyrillic, Chinese, Japanese), so that most runes
+// go through the rune-by-rune folding.
+func BenchmarkMatchBodyUnicode10KB(b *testing.B) {
+	text := strings.Repeat("Grüße aus München – Καλημέρα κόσμε – Привет, мир – 你好，世界。会議は木曜日です。 ", 60)
+	msg := []byte("From: a@example.net\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + text)
+	s := parseBytes(b, msg)
+	r := bytes.NewReader(msg)
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		ok, err := s.MatchBody(r, "not in the message")
+		if err != nil || ok {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
 func BenchmarkMatchHeader10KB(b *testing.B) {
 	msg := typicalMessage()
 	s := parseBytes(b, msg)

@@ -66,3 +66,25 @@ func FuzzFold(f *testing.F) {
 		}
 	})
 }
+
+// TestFoldAllRunes compares the folding of every rune with its
+// definition, so that the fast paths (the table for the first blocks,
+// the ranges known to have no case) stay true to the unicode package's
+// tables.
+func TestFoldAllRunes(t *testing.T) {
+	var b strings.Builder
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		b.WriteRune(r)
+		if b.Len() < 1<<16 && r != unicode.MaxRune {
+			continue
+		}
+		s := b.String()
+		b.Reset()
+		if got, want := imapmsg.Fold(s), referenceFold(s); got != want {
+			for _, r := range s {
+				assert.Equal(t, referenceFold(string(r)), imapmsg.Fold(string(r)), "rune %U", r)
+			}
+			t.FailNow()
+		}
+	}
+}
