@@ -115,7 +115,8 @@ func DecodeForMatch(v string) string {
 	return string(m.decodeValue([]byte(v)))
 }
 
-// Fold returns s folded as the matchers fold text and keys.
-func Fold(s string) string {
-	return string(appendFold(nil, []byte(s)))
+// Fold returns s folded as the matchers fold text, and as they fold
+// keys.
+func Fold(s string) (text, key string) {
+	return string(appendFold(nil, []byte(s))), string(appendFoldString(nil, s))
 }

@@ -28,7 +28,7 @@ func (s *Structure) MatchHeader(r io.ReaderAt, field, key string) (bool, error) 
 	}
 	m := headerMatcherPool.Get().(*headerMatcher)
 	defer m.release()
-	m.key = appendFold(m.key[:0], []byte(key))
+	m.key = appendFoldString(m.key[:0], key)
 	h := headerLines{w: newWindow(r, s.root.hdrOff, s.root.bodyOff-s.root.hdrOff), line: m.line}
 	defer func() { m.line = h.line; h.release() }()
 	whole := field == ""
@@ -135,7 +135,7 @@ func (s *Structure) MatchBody(r io.ReaderAt, key string) (bool, error) {
 	}
 	m := matcherPool.Get().(*matcher)
 	defer m.release()
-	m.key = appendFold(m.key[:0], []byte(key))
+	m.key = appendFoldString(m.key[:0], key)
 	if len(m.key) == 0 {
 		return true, nil
 	}
@@ -305,14 +305,36 @@ func appendFold(dst, b []byte) []byte {
 		}
 		r, n := utf8.DecodeRune(b[i:])
 		i += n
-		if r < rune(len(foldTable)) {
-			r = rune(foldTable[r])
-		} else {
-			r = foldRune(r)
-		}
-		dst = utf8.AppendRune(dst, r)
+		dst = utf8.AppendRune(dst, foldCached(r))
 	}
 	return dst
+}
+
+// appendFoldString is appendFold for a string (a key), without
+// converting it to a byte slice.
+func appendFoldString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		i += n
+		dst = utf8.AppendRune(dst, foldCached(r))
+	}
+	return dst
+}
+
+// foldCached is foldRune, through foldTable for the first blocks.
+func foldCached(r rune) rune {
+	if r < rune(len(foldTable)) {
+		return rune(foldTable[r])
+	}
+	return foldRune(r)
 }
 
 const (
