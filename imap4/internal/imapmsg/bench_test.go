@@ -85,6 +85,16 @@ func benchParse(b *testing.B, msg []byte) {
 func BenchmarkParse10KB(b *testing.B) { benchParse(b, typicalMessage()) }
 func BenchmarkParse5MB(b *testing.B)  { benchParse(b, attachmentMessage()) }
 
+// BenchmarkParseParams parses a small message whose Content-Type and
+// Content-Disposition fields have several parameters each, as
+// Thunderbird and Outlook write them.
+func BenchmarkParseParams(b *testing.B) {
+	benchParse(b, []byte("From: a@example.net\r\nContent-Type: multipart/mixed; boundary=\"xx\"; charset=utf-8\r\n\r\n"+
+		"--xx\r\nContent-Type: text/plain; charset=UTF-8; format=flowed; delsp=yes\r\n\r\nhi\r\n"+
+		"--xx\r\nContent-Type: application/pdf; name=\"a.pdf\"\r\nContent-Disposition: attachment; filename=\"a.pdf\"; size=1234;\r\n"+
+		" creation-date=\"Tue, 14 Jan 2025 09:30:00 GMT\"; modification-date=\"Tue, 14 Jan 2025 09:30:00 GMT\"\r\n\r\nJVBERi0=\r\n--xx--\r\n"))
+}
+
 // BenchmarkRender renders ENVELOPE and BODYSTRUCTURE of a parsed typical
 // message into a reused buffer, as FETCH does for each message.
 func BenchmarkRender(b *testing.B) {

@@ -1,6 +1,7 @@
 package imapmsg
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -148,8 +149,9 @@ func (l *lexer) skipTo(c byte) {
 }
 
 // parseContentType parses a Content-Type value: type "/" subtype and
-// parameters. ok is false if type or subtype is missing.
-func parseContentType(v string) (typ, sub string, params []param, ok bool) {
+// parameters (see parseParams for scratch). ok is false if type or
+// subtype is missing.
+func parseContentType(v string, scratch *[]param) (typ, sub string, params []param, ok bool) {
 	l := lexer{s: v}
 	l.skipCFWS()
 	typ = l.token()
@@ -163,18 +165,19 @@ func parseContentType(v string) (typ, sub string, params []param, ok bool) {
 	if typ == "" || sub == "" {
 		return "", "", nil, false
 	}
-	return typ, sub, parseParams(&l), true
+	return typ, sub, parseParams(&l, scratch), true
 }
 
-// parseDisposition parses a Content-Disposition value.
-func parseDisposition(v string) (string, []param) {
+// parseDisposition parses a Content-Disposition value (see parseParams
+// for scratch).
+func parseDisposition(v string, scratch *[]param) (string, []param) {
 	l := lexer{s: v}
 	l.skipCFWS()
 	d := l.token()
 	if d == "" {
 		return "", nil
 	}
-	return d, parseParams(&l)
+	return d, parseParams(&l, scratch)
 }
 
 // parseLanguage parses a Content-Language value: a comma-separated list
@@ -219,8 +222,12 @@ const maxParams = 100
 // with the charset'language' prefix and percent-encoding kept, the plain
 // pieces percent-encoded as needed. A single extended parameter name* is
 // passed through as it is. Parameter values are never decoded further.
-func parseParams(l *lexer) []param {
-	var raw []param
+//
+// The parameters are gathered in *scratch (which keeps its capacity for
+// the next call) and returned in a slice of their own.
+func parseParams(l *lexer, scratch *[]param) []param {
+	raw := (*scratch)[:0]
+	defer func() { *scratch = raw }()
 	for !l.eof() && len(raw) < maxParams {
 		l.skipTo(';')
 		if l.eof() {
@@ -252,7 +259,13 @@ func parseParams(l *lexer) []param {
 		}
 		raw = append(raw, param{name: name, value: value})
 	}
-	return merge2231(raw)
+	if len(raw) == 0 {
+		return nil
+	}
+	if out := merge2231(raw); &out[0] != &raw[0] {
+		return out // merged: a slice of its own
+	}
+	return append([]param(nil), raw...)
 }
 
 // contPiece is one piece of an RFC 2231 parameter.
@@ -269,6 +282,9 @@ type contPiece struct {
 // name (in name order) merged from its pieces. Pieces that do not
 // number 0, 1, 2... without gaps stay as they are.
 func merge2231(raw []param) []param {
+	if !slices.ContainsFunc(raw, func(p param) bool { return strings.IndexByte(p.name, '*') > 0 }) {
+		return raw // no continuations (splitContinuation needs a '*' after the name)
+	}
 	var pieces []contPiece
 	var out []param
 	for _, p := range raw {

@@ -105,6 +105,7 @@ type parser struct {
 	raw   []rawField // the fields of the header being read
 	fs    []field    // the same, interpreted
 	ids   []fieldID  // which kept field each of fs is
+	prm   []param    // the parameters being read
 	kids  []*part    // the children of the multiparts being parsed, innermost last
 	addrs addrScratch
 }
@@ -120,6 +121,7 @@ func (p *parser) release() {
 		raw:   reuse(p.raw, 256),
 		fs:    reuse(p.fs, 256),
 		ids:   reuse(p.ids, 256),
+		prm:   reuse(p.prm, maxParams),
 		kids:  reuse(p.kids, 256),
 		addrs: p.addrs.reset(),
 	}
@@ -522,7 +524,7 @@ func (p *parser) interpret(pt *part, depth int, msgLevel, inDigest bool) string 
 				continue
 			}
 			ctSeen = true
-			typ, sub, params, ok := parseContentType(v)
+			typ, sub, params, ok := parseContentType(v, &p.prm)
 			if ok {
 				pt.typ, pt.sub, pt.params = typ, sub, params
 			}
@@ -548,7 +550,7 @@ func (p *parser) interpret(pt *part, depth int, msgLevel, inDigest bool) string 
 			}
 		case idContentDisposition:
 			if once(&seen, 5) {
-				pt.disp, pt.dispParams = parseDisposition(v)
+				pt.disp, pt.dispParams = parseDisposition(v, &p.prm)
 			}
 		case idContentLanguage:
 			if once(&seen, 6) {
