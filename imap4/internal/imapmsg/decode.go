@@ -153,7 +153,25 @@ func (d *base64Reader) Read(p []byte) (int, error) {
 		}
 		d.o, d.n = 0, 0
 		m, err := d.r.Read(d.in[:])
-		for _, c := range d.in[:m] {
+		in := d.in[:m]
+		for len(in) > 0 {
+			// Whole quanta of alphabet octets, as the loop below would
+			// decode them one by one.
+			for d.qn == 0 && len(in) >= 4 {
+				a, b, c, e := b64Table[in[0]], b64Table[in[1]], b64Table[in[2]], b64Table[in[3]]
+				if (a|b|c|e)&0x80 != 0 {
+					break
+				}
+				q := uint32(a)<<18 | uint32(b)<<12 | uint32(c)<<6 | uint32(e)
+				d.out[d.n], d.out[d.n+1], d.out[d.n+2] = byte(q>>16), byte(q>>8), byte(q)
+				d.n += 3
+				in = in[4:]
+			}
+			if len(in) == 0 {
+				break
+			}
+			c := in[0]
+			in = in[1:]
 			v := b64Table[c]
 			if v == 0xff {
 				if c == '=' {
