@@ -188,24 +188,28 @@ func (h *headerLines) next() (line []byte, ok bool) {
 		return nil, false
 	}
 	pos := h.pos
-	le := w.lineEnd(pos)
+	b := w.peek(pos, 1)
 	if w.err != nil {
 		h.done = true
 		return nil, false
 	}
-	if pos >= w.off && le <= w.off+int64(w.n) {
-		line = w.buf[pos-w.off : le-w.off]
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		line = b[:i+1] // the whole line is in the window
+		h.pos = pos + int64(i) + 1
 	} else {
-		// The line is longer than the window: gather what the window
-		// still has of it.
-		h.line = h.line[:0]
-		for q := pos; q < le; {
-			b := w.peek(q, 1)
+		// The line goes past the window. The window only slides forward,
+		// so gather the line while looking for its end.
+		h.line = append(h.line[:0], b...)
+		q := pos + int64(len(b))
+		for q < w.size {
+			b = w.peek(q, 1)
 			if len(b) == 0 {
 				break
 			}
-			if n := le - q; int64(len(b)) > n {
-				b = b[:n]
+			if i := bytes.IndexByte(b, '\n'); i >= 0 {
+				h.line = append(h.line, b[:i+1]...)
+				q += int64(i) + 1
+				break
 			}
 			h.line = append(h.line, b...)
 			q += int64(len(b))
@@ -215,8 +219,8 @@ func (h *headerLines) next() (line []byte, ok bool) {
 			return nil, false
 		}
 		line = h.line
+		h.pos = q
 	}
-	h.pos = le
 	if len(line) == 0 || line[0] == '\n' || (line[0] == '\r' && len(line) > 1 && line[1] == '\n') {
 		h.done = true // the blank line
 		return nil, false
