@@ -77,10 +77,15 @@ const (
 // SCRAMCredentials are the stored keys of one user for one SCRAM hash
 // (RFC 5802 §3): enough to verify a client without knowing its password.
 type SCRAMCredentials struct {
-	Salt       []byte
-	Iterations int // at least 4096 (RFC 7677 §4)
-	StoredKey  []byte
-	ServerKey  []byte
+	// Salt is the salt of the PBKDF2 derivation, sent to the client.
+	Salt []byte
+	// Iterations is the PBKDF2 iteration count, at least 4096 (RFC 7677 §4).
+	Iterations int
+	// StoredKey is H(ClientKey): it verifies the client's proof.
+	StoredKey []byte
+	// ServerKey signs the server's final message, proving the server
+	// knows the keys.
+	ServerKey []byte
 	// Identity is the identity a successful exchange yields.
 	Identity Identity
 }

@@ -147,6 +147,7 @@ const (
 // MessageMeta is what the frontend needs to know about a message without
 // reading it.
 type MessageMeta struct {
+	// UID is the message's UID.
 	UID UID
 	// Flags are the message's flags and keywords. System flags are spelled
 	// as the Flag constants; keywords as they were first stored. The
@@ -236,16 +237,21 @@ type AppendOptions struct {
 // AppendResult is the outcome of [Mailbox.Append]: what APPENDUID
 // reports (RFC 4315).
 type AppendResult struct {
+	// UIDValidity is the mailbox's UIDVALIDITY.
 	UIDValidity uint32
-	UID         UID
+	// UID is the new message's UID.
+	UID UID
 }
 
 // CopyResult is the outcome of a copy or move: what COPYUID reports
 // (RFC 4315). Source[i] was copied to Dest[i].
 type CopyResult struct {
-	UIDValidity uint32 // of the destination
-	Source      []UID
-	Dest        []UID
+	// UIDValidity is the destination mailbox's UIDVALIDITY.
+	UIDValidity uint32
+	// Source holds the UIDs copied, in the source mailbox.
+	Source []UID
+	// Dest holds the UIDs of the copies, in the destination mailbox.
+	Dest []UID
 }
 
 // A Message is the content of one message, opened for reading. Content
@@ -343,6 +349,7 @@ const (
 
 // A SearchQuery is one text criterion of SEARCH, as a [Searcher] sees it.
 type SearchQuery struct {
+	// Kind says which text the query searches.
 	Kind SearchKind
 	// Field is the header field name of a SearchHeader query, as the
 	// client spelled it ("Subject"); compare it case-insensitively.

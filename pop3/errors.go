@@ -43,9 +43,13 @@ const (
 // cause, reaches only the log. Return it, possibly wrapped, from any
 // [Backend] or [Maildrop] method.
 type Error struct {
+	// Code is the RFC 3206 response code, or empty.
 	Code ResponseCode
+	// Text is the reply text the client sees; CR and LF are removed and
+	// it is shortened if needed.
 	Text string
-	Err  error
+	// Err is the cause, for the log only.
+	Err error
 }
 
 // Error returns the reply text and the cause, for logs.
