@@ -6,6 +6,7 @@
 //	           [-imap 1143] [-imaps 1993] [-pop3 1110] [-pop3s 1995]
 //	           [-submission 1587] [-submissions 1465]      (0 disables a listener)
 //	           [-cert FILE -key FILE | -acme DOMAIN] [-login-policy secure|plaintext-auth|plaintext]
+//	           [-pprof 127.0.0.1:6060]
 //	mailserver adduser [-data DIR] [-ntlm] ADDRESS   (password read from stdin)
 //
 // On first start it creates the data directory:
@@ -31,6 +32,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -72,6 +75,7 @@ type config struct {
 	acmeDomain  string
 	loginPolicy string
 	logLevel    slog.Level
+	pprof       string // loopback address for net/http/pprof; "" for none
 }
 
 // listeners in the order they are printed.
@@ -95,6 +99,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.keyFile, "key", "", "private key PEM `file` (with -cert)")
 	fs.StringVar(&cfg.acmeDomain, "acme", "", "obtain a certificate for `domain` from Let's Encrypt (TLS-ALPN-01 on the implicit-TLS ports)")
 	fs.StringVar(&cfg.loginPolicy, "login-policy", "secure", "where credentials are accepted: secure (TLS only), plaintext-auth (challenge-response without TLS), plaintext (anything anywhere; discouraged)")
+	fs.StringVar(&cfg.pprof, "pprof", "", "serve net/http/pprof on `address` (loopback only, e.g. 127.0.0.1:6060), for profiling under load")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error, or trace (the protocol exchange, credentials redacted)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: mailserver [flags]\n       mailserver adduser [-data DIR] [-ntlm] ADDRESS   (password read from stdin)\n\nflags:\n")
@@ -117,6 +122,11 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if cfg.certFile != "" && cfg.acmeDomain != "" {
 		return nil, errors.New("-cert/-key and -acme are exclusive")
+	}
+	if cfg.pprof != "" {
+		if err := checkLoopback(cfg.pprof); err != nil {
+			return nil, fmt.Errorf("-pprof: %w", err)
+		}
 	}
 	if cfg.store != "maildir" && cfg.store != "memory" {
 		return nil, fmt.Errorf("-store: %q is neither maildir nor memory", cfg.store)
@@ -149,6 +159,13 @@ func run(cfg *config, logger *slog.Logger, out io.Writer) error {
 	errc := make(chan error, len(listenerNames))
 	if err := app.listen(cfg, errc); err != nil {
 		return err
+	}
+	if cfg.pprof != "" {
+		stop, err := servePprof(cfg.pprof, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	app.printBanner(cfg, out)
 
@@ -206,6 +223,40 @@ func addUser(args []string, stdin io.Reader, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "added %s to %s\n", address, usersPath(*dataDir))
 	return nil
+}
+
+// checkLoopback refuses an address whose host is not a loopback address:
+// profiles show memory contents and must not be served to the network.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q is not a loopback address", host)
+	}
+	return nil
+}
+
+// servePprof serves the net/http/pprof handlers on addr until stop is called.
+func servePprof(addr string, logger *slog.Logger) (stop func(), err error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	logger.Info("pprof listening", "addr", l.Addr().String())
+	return func() { srv.Close() }, nil
 }
 
 // listenTCP listens on host:port.
