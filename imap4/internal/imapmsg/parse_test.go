@@ -181,6 +181,19 @@ func TestSections(t *testing.T) {
 		assert.Equal(t, "Subject: one\r\n two\r\n\r\n", section(t, m, nil, "HEADER.FIELDS", "subject"))
 		assert.Equal(t, "Received: from a\r\n\tby b\r\nX: y\r\n\r\n", section(t, m, nil, "HEADER.FIELDS.NOT", "Subject"))
 	})
+	t.Run("header without a blank line", func(t *testing.T) {
+		// A message with no body and no blank line: HEADER and
+		// HEADER.FIELDS.NOT end without one (RFC 9051 §6.4.5), as in
+		// Dovecot, which still ends HEADER.FIELDS with one.
+		m := crlf("Date: d\nFrom: f\nSubject: s\n")
+		assert.Equal(t, "Date: d\r\nFrom: f\r\nSubject: s\r\n", section(t, m, nil, "HEADER"))
+		assert.Equal(t, "From: f\r\n", section(t, m, nil, "HEADER.FIELDS.NOT", "Date", "Subject"))
+		assert.Equal(t, "Date: d\r\nFrom: f\r\nSubject: s\r\n", section(t, m, nil, "HEADER.FIELDS.NOT", "X-None"))
+		assert.Equal(t, "Subject: s\r\n\r\n", section(t, m, nil, "HEADER.FIELDS", "Subject"))
+		assert.Equal(t, "", section(t, m, nil, "TEXT"))
+		n := crlf("Content-Type: message/rfc822\n\nSubject: inner\nX: y\n")
+		assert.Equal(t, "X: y\r\n", section(t, n, []int{1}, "HEADER.FIELDS.NOT", "Subject"))
+	})
 	t.Run("single-part message: part 1 is the body", func(t *testing.T) {
 		m := crlf("Subject: s\n\nbody\n")
 		assert.Equal(t, "body\r\n", section(t, m, []int{1}, ""))

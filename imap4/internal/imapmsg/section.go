@@ -106,7 +106,8 @@ func (s *Structure) sectionRange(sec Section) (start, end int64, ok bool) {
 // sections stream from r (an io.SectionReader); HEADER.FIELDS and
 // HEADER.FIELDS.NOT are filtered into memory: the matching fields as they
 // are in the message (folding included) and then the blank line, CRLF,
-// even if no field matches. A part that does not exist, or a specifier
+// even if no field matches (but for HEADER.FIELDS.NOT only if the header
+// has one: a message with no body may end without it). A part that does not exist, or a specifier
 // that does not apply to the part (HEADER or TEXT of a part that is not
 // message/rfc822, MIME without a part), yields an empty section, as
 // Dovecot does. Partial fetches (<offset.count>) are the caller's job.
@@ -131,7 +132,8 @@ func (s *Structure) SectionReader(r io.ReaderAt, sec Section) (io.Reader, int64,
 }
 
 // filterHeader returns the fields of the header content[start:end] whose
-// names are (not, if exclude) among names, followed by CRLF.
+// names are (not, if exclude) among names, followed by CRLF (for exclude,
+// only if the header ends with a blank line).
 func filterHeader(r io.ReaderAt, start, end int64, names []string, exclude bool) ([]byte, error) {
 	var out []byte
 	h := headerLines{w: newWindow(r, start, end-start)}
@@ -154,6 +156,14 @@ func filterHeader(r io.ReaderAt, start, end int64, names []string, exclude bool)
 	}
 	if h.w.err != nil {
 		return nil, h.w.err
+	}
+	if exclude && !h.done {
+		// The header ended with the content, without a blank line (a
+		// message with no body): HEADER.FIELDS.NOT adds none, as
+		// RFC 9051 §6.4.5 says for "a message which has no body and no
+		// blank line", and as Dovecot does. HEADER.FIELDS keeps it, as
+		// Dovecot does.
+		return out, nil
 	}
 	return append(out, '\r', '\n'), nil
 }
