@@ -39,7 +39,8 @@ func TestSelectExamine(t *testing.T) {
 	out := c.ok("SELECT INBOX")
 	assert.Equal(t, []string{
 		`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Junk)`,
-		`* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft \*)] Flags permitted`,
+		// The keywords are permanent flags too (RFC 9051 §7.1).
+		`* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Junk \*)] Flags permitted`,
 		"* 2 EXISTS",
 		"* 0 RECENT",
 		"* OK [UNSEEN 2] First unseen",

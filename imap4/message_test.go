@@ -25,8 +25,9 @@ func TestStore(t *testing.T) {
 	assert.Equal(t, []string{`* 2 FETCH (UID 2 FLAGS (\Flagged))`}, untagged(c.ok(`STORE 2 -FLAGS \Seen`)))
 	assert.Equal(t, []string{
 		`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Label1)`,
+		`* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Label1 \*)] Flags permitted`,
 		`* 3 FETCH (UID 3 FLAGS ($Label1 \Draft))`,
-	}, untagged(c.ok(`UID STORE 3 FLAGS ($Label1 \Draft)`)), "a new keyword: FLAGS first")
+	}, untagged(c.ok(`UID STORE 3 FLAGS ($Label1 \Draft)`)), "a new keyword: FLAGS and PERMANENTFLAGS first")
 	assert.Empty(t, untagged(c.ok(`STORE 1 +FLAGS.SILENT (\Answered)`)))
 	assert.Equal(t, []string{`\Seen`, `\Flagged`, `\Answered`}, e.b.users["alice"].boxes["INBOX"].msgs[0].flags)
 	for _, bad := range []string{`STORE 1 +FLAGS (\Recent)`, `STORE 1 +FLAGS (\Bogus)`, `STORE 1 XFLAGS (\Seen)`, `STORE 9 +FLAGS (\Seen)`, `STORE 1 +FLAGS (\*)`} {
@@ -38,8 +39,18 @@ func TestStore(t *testing.T) {
 	out := other.ok("NOOP")
 	assert.Equal(t, []string{
 		`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Label1 $New)`,
+		`* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Label1 $New \*)] Flags permitted`,
 		`* 1 FETCH (UID 1 FLAGS (\Seen \Flagged \Answered $New))`,
 	}, untagged(out))
+	// A read-only session is told the new FLAGS, and no PERMANENTFLAGS:
+	// it has none.
+	ro := e.login("alice")
+	ro.ok("EXAMINE INBOX")
+	c.ok(`STORE 2 +FLAGS ($Newer)`)
+	assert.Equal(t, []string{
+		`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $New $Label1 $Newer)`, // in the order this session met them
+		`* 2 FETCH (UID 2 FLAGS (\Flagged $Newer))`,
+	}, untagged(ro.ok("NOOP")))
 }
 
 func TestSearch(t *testing.T) {

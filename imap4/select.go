@@ -124,11 +124,9 @@ func (c *conn) cmdSelect(cmd *command) error {
 	c.sel = sel
 	c.state = stateSelected
 
-	c.writeFlags()
+	c.writeFlags() // and PERMANENTFLAGS when read-write
 	if readOnly {
 		c.untaggedStatus(ok("PERMANENTFLAGS ()", "No permanent flags permitted"))
-	} else {
-		c.untaggedStatus(ok(`PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft \*)`, "Flags permitted"))
 	}
 	c.enc.Raw("* ").Number(uint64(len(sel.uids))).Raw(" EXISTS").CRLF()
 	if !c.rev2 {
@@ -162,13 +160,23 @@ func (c *conn) cmdSelect(cmd *command) error {
 }
 
 // writeFlags writes the FLAGS response: the system flags and the keywords
-// in use.
+// in use; and, when the mailbox is read-write, PERMANENTFLAGS with the
+// same flags and \*, since a flag that is in FLAGS but not in
+// PERMANENTFLAGS cannot be set permanently (RFC 9051 §7.1). Both go out
+// again whenever a new keyword appears.
 func (c *conn) writeFlags() {
 	c.enc.Raw(`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft`)
 	for _, kw := range c.sel.ft.keywords {
 		c.enc.SP().Raw(kw)
 	}
 	c.enc.Byte(')').CRLF()
+	if !c.sel.readOnly {
+		c.enc.Raw(`* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft`)
+		for _, kw := range c.sel.ft.keywords {
+			c.enc.SP().Raw(kw)
+		}
+		c.enc.Raw(` \*)] Flags permitted`).CRLF()
+	}
 	c.sel.ft.newKW = false
 }
 
