@@ -143,7 +143,18 @@ func (c *conn) list(ref string, patterns []string, o *listOptions) error {
 				break
 			}
 		}
-		if !matched || !c.listSelected(e, o) {
+		if !matched {
+			continue
+		}
+		if o.lsub && !e.Subscribed {
+			// RFC 3501 §6.3.9: when "foo/bar" is subscribed and "foo" is
+			// not, LSUB "" % returns foo, flagged \Noselect. That is, an
+			// unsubscribed name is listed when the pattern matches it
+			// but none of its subscribed descendants.
+			if !e.subChildren || subscribedBelowMatches(entries, e.Name, matchers) {
+				continue
+			}
+		} else if !c.listSelected(e, o) {
 			continue
 		}
 		c.enc.Raw("* ").Raw(resp).Raw(" (")
@@ -181,11 +192,28 @@ func (c *conn) listSelected(e *listEntry, o *listOptions) bool {
 	return e.exists || e.hasChildren
 }
 
+// subscribedBelowMatches reports whether a subscribed descendant of name
+// matches one of the patterns.
+func subscribedBelowMatches(entries []*listEntry, name string, matchers []*matcher) bool {
+	prefix := name + string(Delimiter)
+	for _, d := range entries {
+		if !d.Subscribed || !strings.HasPrefix(d.Name, prefix) {
+			continue
+		}
+		for _, m := range matchers {
+			if m.match(d.Name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // listAttributes writes an entry's attributes.
 func (c *conn) listAttributes(e *listEntry, o *listOptions) {
 	var attrs []string
 	if o.lsub {
-		if !e.exists || e.NoSelect || e.NonExistent {
+		if !e.exists || e.NoSelect || e.NonExistent || !e.Subscribed {
 			attrs = append(attrs, `\Noselect`)
 		}
 	} else {

@@ -193,6 +193,12 @@ func TestList(t *testing.T) {
 		{`LIST "" Work/A RETURN (SUBSCRIBED)`, []string{`* LIST (\HasNoChildren \Subscribed) "/" Work/A`}},
 		{`LIST "" Zed RETURN (STATUS (MESSAGES UIDNEXT))`, []string{`* LIST (\HasNoChildren) "/" Zed`, `* STATUS Zed (MESSAGES 0 UIDNEXT 1)`}},
 		{`LSUB "" *`, []string{`* LSUB (\Noselect) "/" Gone`, `* LSUB () "/" Work/A`}},
+		// Work is not subscribed, but Work/A is, and % does not reach
+		// it: Work is listed \Noselect (RFC 3501 §6.3.9).
+		{`LSUB "" %`, []string{`* LSUB (\Noselect) "/" Gone`, `* LSUB (\Noselect) "/" Work`}},
+		{`LSUB "" Work/%`, []string{`* LSUB () "/" Work/A`}},
+		{`LSUB "" W*`, []string{`* LSUB () "/" Work/A`}},
+		{`LSUB "" Z%`, nil},
 		{`LIST "" nothing*`, nil},
 	}
 	for _, tt := range tests {
