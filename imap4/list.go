@@ -110,7 +110,7 @@ func (c *conn) list(ref string, patterns []string, o *listOptions) error {
 	if err != nil {
 		return err
 	}
-	var matchers []*matcher
+	var matchers, deep []*matcher
 	for _, p := range patterns {
 		p, err := c.decodeName(p)
 		if err != nil {
@@ -126,6 +126,9 @@ func (c *conn) list(ref string, patterns []string, o *listOptions) error {
 			return no(string(CodeLimit), "Pattern too long")
 		}
 		matchers = append(matchers, newMatcher(p))
+		if o.lsub {
+			deep = append(deep, newMatcher(strings.ReplaceAll(p, "%", "*")))
+		}
 	}
 	if len(matchers) == 0 {
 		return nil
@@ -150,18 +153,28 @@ func (c *conn) list(ref string, patterns []string, o *listOptions) error {
 			// RFC 3501 §6.3.9: when "foo/bar" is subscribed and "foo" is
 			// not, LSUB "" % returns foo, flagged \Noselect. That is, an
 			// unsubscribed name is listed when the pattern matches it
-			// but none of its subscribed descendants.
-			if !e.subChildren || subscribedBelowMatches(entries, e.Name, matchers) {
+			// and would match a subscribed descendant if its % crossed
+			// levels, but does not match any.
+			if !e.subChildren || subscribedBelowMatches(entries, e.Name, matchers) ||
+				!subscribedBelowMatches(entries, e.Name, deep) {
 				continue
 			}
 		} else if !c.listSelected(e, o) {
+			continue
+		} else if o.recursive && !e.Subscribed && subscribedBelowMatches(entries, e.Name, matchers) {
+			// RECURSIVEMATCH lists an unsubscribed parent for the
+			// subscribed descendants the patterns do not reach; those
+			// they reach are listed themselves (as Dovecot does).
 			continue
 		}
 		c.enc.Raw("* ").Raw(resp).Raw(" (")
 		c.listAttributes(e, o)
 		c.enc.Raw(") \"/\" ")
 		c.appendName(e.Name)
-		if o.recursive && !e.Subscribed && e.subChildren {
+		if o.recursive && e.subChildren {
+			// Also for a mailbox that is subscribed itself (RFC 5258 §5,
+			// example 9: `* LIST (\Subscribed) "/" "eps2" ("CHILDINFO"
+			// ("SUBSCRIBED"))`).
 			c.enc.Raw(` ("CHILDINFO" ("SUBSCRIBED"))`)
 		}
 		c.enc.CRLF()

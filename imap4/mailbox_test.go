@@ -189,6 +189,10 @@ func TestList(t *testing.T) {
 		{`LIST (SUBSCRIBED RECURSIVEMATCH) "" %`, []string{
 			`* LIST (\NonExistent \Subscribed) "/" Gone`, `* LIST (\HasChildren) "/" Work ("CHILDINFO" ("SUBSCRIBED"))`,
 		}},
+		// Work/A is listed itself: no need for its parent.
+		{`LIST (SUBSCRIBED RECURSIVEMATCH) "" *`, []string{
+			`* LIST (\NonExistent \Subscribed) "/" Gone`, `* LIST (\HasNoChildren \Subscribed) "/" Work/A`,
+		}},
 		{`LIST "" Work RETURN (SUBSCRIBED CHILDREN)`, []string{`* LIST (\HasChildren) "/" Work`}},
 		{`LIST "" Work/A RETURN (SUBSCRIBED)`, []string{`* LIST (\HasNoChildren \Subscribed) "/" Work/A`}},
 		{`LIST "" Zed RETURN (STATUS (MESSAGES UIDNEXT))`, []string{`* LIST (\HasNoChildren) "/" Zed`, `* STATUS Zed (MESSAGES 0 UIDNEXT 1)`}},
@@ -199,6 +203,8 @@ func TestList(t *testing.T) {
 		{`LSUB "" Work/%`, []string{`* LSUB () "/" Work/A`}},
 		{`LSUB "" W*`, []string{`* LSUB () "/" Work/A`}},
 		{`LSUB "" Z%`, nil},
+		{`LSUB "" Work`, nil}, // no wildcard: Work/A is out of reach
+		{`LSUB "" Wor%`, []string{`* LSUB (\Noselect) "/" Work`}},
 		{`LIST "" nothing*`, nil},
 	}
 	for _, tt := range tests {
@@ -210,6 +216,29 @@ func TestList(t *testing.T) {
 	for _, bad := range []string{`LIST (RECURSIVEMATCH) "" *`, `LIST (BOGUS) "" *`, `LIST "" * RETURN (BOGUS)`, `LIST ""`, `LIST "" * RETURN`} {
 		assert.Regexp(t, "^BAD ", tagged(c.do(bad)), bad)
 	}
+}
+
+// TestListChildInfoOfSubscribedParent checks that CHILDINFO also goes
+// with a parent that is subscribed itself (RFC 5258 §5, example 9), with
+// any pattern, as Dovecot answers.
+func TestListChildInfoOfSubscribedParent(t *testing.T) {
+	e := newEnv(t)
+	c := e.login("alice")
+	for _, n := range []string{"P", "P/c"} {
+		c.ok("CREATE " + n)
+		c.ok("SUBSCRIBE " + n)
+	}
+	assert.Equal(t, []string{
+		`* LIST (\HasChildren \Subscribed) "/" P ("CHILDINFO" ("SUBSCRIBED"))`,
+	}, untagged(c.ok(`LIST (SUBSCRIBED RECURSIVEMATCH) "" %`)))
+	assert.Equal(t, []string{
+		`* LIST (\HasChildren \Subscribed) "/" P ("CHILDINFO" ("SUBSCRIBED"))`,
+		`* LIST (\HasNoChildren \Subscribed) "/" P/c`,
+	}, untagged(c.ok(`LIST (SUBSCRIBED RECURSIVEMATCH) "" *`)))
+	assert.Equal(t, []string{
+		`* LIST (\HasChildren \Subscribed) "/" P`,
+		`* LIST (\HasNoChildren \Subscribed) "/" P/c`,
+	}, untagged(c.ok(`LIST (SUBSCRIBED) "" *`)), "no CHILDINFO without RECURSIVEMATCH")
 }
 
 func TestListPatternMatching(t *testing.T) {
