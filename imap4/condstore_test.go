@@ -126,11 +126,17 @@ func TestQresync(t *testing.T) {
 	assert.Contains(t, got, "* 5 FETCH (UID 7 FLAGS () MODSEQ (12))")
 	assert.Equal(t, "* 5 EXISTS", got[2])
 
-	// Known UIDs narrow VANISHED.
+	// Known UIDs narrow VANISHED, and the flag changes reported.
 	out = c.ok("SELECT INBOX (QRESYNC (" + uidValidity + " " + n(h) + " 1:3))")
 	assert.Equal(t, "* OK [CLOSED] Previous mailbox closed", out[0])
 	assert.Contains(t, untagged(out), "* VANISHED (EARLIER) 2")
 	assert.NotContains(t, untagged(out), "* VANISHED (EARLIER) 2,4")
+	for _, l := range out {
+		assert.NotContains(t, l, "FETCH", "UIDs 5 and 7 changed but are not among the known UIDs")
+	}
+	out = c.ok("SELECT INBOX (QRESYNC (" + uidValidity + " " + n(h) + " 5:6))")
+	assert.Contains(t, untagged(out), `* 3 FETCH (UID 5 FLAGS (\Flagged) MODSEQ (11))`)
+	assert.NotContains(t, untagged(out), "* 5 FETCH (UID 7 FLAGS () MODSEQ (12))")
 
 	// A different UIDVALIDITY: no resynchronisation data.
 	out = c.ok("SELECT INBOX (QRESYNC (1 " + n(h) + "))")

@@ -210,9 +210,16 @@ func (c *conn) qresyncSelect(qr *qresyncParams) error {
 		c.enc.CRLF()
 	}
 	for i := range sel.uids {
-		if sel.modseqs[i] > qr.modSeq {
-			c.writeFlagsFetch(i, true)
+		if sel.modseqs[i] <= qr.modSeq {
+			continue
 		}
+		if known != nil && !inRanges(known, uint32(sel.uids[i])) {
+			// Known UIDs narrow the flag changes too (RFC 7162
+			// §3.2.5.1), as in Dovecot: the client learns of the other
+			// messages the way it learns of new ones.
+			continue
+		}
+		c.writeFlagsFetch(i, true)
 	}
 	return nil
 }
