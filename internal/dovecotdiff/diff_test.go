@@ -157,6 +157,41 @@ func (p *pair) diff(command string, adjust ...func(*stepOptions)) {
 	}
 }
 
+// diffEach is diff for a command that differs per server only in values
+// each server chose (a UIDVALIDITY, a mod-sequence): cmd makes it from
+// what v returns for each side.
+func (p *pair) diffEach(v func(c *imapClient) string, cmd func(v string) string, adjust ...func(*stepOptions)) {
+	p.t.Helper()
+	vdc, vmf := v(p.dc), v(p.mf)
+	rdc, rmf := p.dc.cmd(cmd(vdc)), p.mf.cmd(cmd(vmf))
+	opt := optionsFor(cmd(vdc))
+	for _, a := range adjust {
+		a(&opt)
+	}
+	ndc, err := p.ndc.reply(rdc, opt)
+	require.NoError(p.t, err)
+	nmf, err := p.nmf.reply(rmf, opt)
+	require.NoError(p.t, err)
+	if !assert.Equal(p.t, strings.Join(ndc, "\n"), strings.Join(nmf, "\n"),
+		"command %q (dovecot) / %q (mailfront): want Dovecot's answer (first), got mailfront's (second)", cmd(vdc), cmd(vmf)) {
+		p.t.Logf("raw dovecot:\n%s", rdc.raw())
+		p.t.Logf("raw mailfront:\n%s", rmf.raw())
+	}
+}
+
+// statusValue returns one STATUS item of a mailbox as the server says it.
+func statusValue(t *testing.T, c *imapClient, mailbox, item string) string {
+	t.Helper()
+	r := c.cmd("STATUS " + quote(mailbox) + " (" + item + ")")
+	require.Len(t, r.untagged, 1, "%s STATUS: %s", c.server, r.raw())
+	nodes, err := parseResponse(r.untagged[0])
+	require.NoError(t, err)
+	require.Len(t, nodes, 4)
+	l := nodes[3].list
+	require.Len(t, l, 2, "%s STATUS: %s", c.server, r.raw())
+	return l[1].text
+}
+
 // storeSubset keeps of mailfront's STORE reply the FETCH responses
 // Dovecot also sent (see stepOptions.storeSubset), so that the
 // comparison requires Dovecot's to be among mailfront's.

@@ -399,6 +399,17 @@ func scriptExpunge(t *testing.T, s *servers) {
 	q.diff(`UID STORE 8 +FLAGS.SILENT (\Deleted)`)
 	q.diff(`UID EXPUNGE 1:*`)
 	q.diff(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)`)
+
+	// A client coming back with QRESYNC (RFC 7162 §3.2.5) learns what
+	// vanished and changed since its mod-sequence.
+	r := s.imapPair(t)
+	r.diff(`ENABLE QRESYNC`)
+	uidValidity := func(c *imapClient) string { return statusValue(t, c, "t-vanished", "UIDVALIDITY") }
+	r.diffEach(uidValidity, func(v string) string { return "SELECT t-vanished (QRESYNC (" + v + " 1))" }, keywordsNotCompared)
+	r.diff(`UNSELECT`)
+	r.diffEach(uidValidity, func(v string) string { return "EXAMINE t-vanished (QRESYNC (" + v + " 1 2:9))" }, keywordsNotCompared)
+	r.diff(`UNSELECT`)
+	r.diff(`SELECT t-vanished (QRESYNC (1 1))`, keywordsNotCompared) // a stale UIDVALIDITY: no VANISHED, no FETCH
 }
 
 func scriptCopyMove(t *testing.T, s *servers) {
