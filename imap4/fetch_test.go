@@ -1,6 +1,7 @@
 package imap4_test
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -125,6 +126,15 @@ func TestFetchItems(t *testing.T) {
 	assert.True(t, strings.HasSuffix(out[0], "multipart/mixed; boundary=\"XX\"\r\n\r\n)"), out[0])
 	out = c.ok("FETCH 1 FLAGS")
 	assert.Equal(t, "* 1 FETCH (FLAGS ())", out[0], "PEEK and RFC822.HEADER do not set \\Seen")
+
+	// BINARY[] of the whole message: each encoded part decoded and
+	// relabelled, as Dovecot answers.
+	out = c.ok("FETCH 1 (BINARY.SIZE[] BINARY.PEEK[])")
+	m := regexp.MustCompile(`^\* 1 FETCH \(BINARY\.SIZE\[\] (\d+) BINARY\[\] ~\{(\d+)\}\r\n`).FindStringSubmatch(out[0])
+	require.NotNil(t, m, out[0])
+	assert.Equal(t, m[1], m[2], "BINARY.SIZE[] is the size of BINARY[]")
+	assert.Contains(t, out[0], "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: binary\r\n\r\nCafé quarterly numbers\r\n--XX\r\n")
+	assert.Contains(t, out[0], "Content-Disposition: attachment; filename=\"a.bin\"\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00\x01\x02\x03\x04\x05\x06\x07\r\n--XX--")
 
 	out = c.ok("FETCH 1 BODYSTRUCTURE")
 	assert.True(t, strings.HasPrefix(out[0], `* 1 FETCH (BODYSTRUCTURE (("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 27 0 NIL NIL NIL NIL)`), out[0])

@@ -108,10 +108,17 @@ func TestBinarySizeRemembered(t *testing.T) {
 	assert.Equal(t, int64(50), n)
 	assert.Zero(t, cr.n, "the size survives MarshalBinary")
 
-	// Whole message and nonexistent parts.
+	// Whole message (its base64 part decoded, see
+	// TestBinaryOfSeveralParts) and nonexistent parts.
 	n, err = s.BinarySize(cr, nil)
 	require.NoError(t, err)
-	assert.Equal(t, int64(len(msg)), n)
+	rd, size, err := s.BinaryReader(cr, nil)
+	require.NoError(t, err)
+	whole, err := io.ReadAll(rd)
+	require.NoError(t, err)
+	assert.Equal(t, size, n)
+	assert.Equal(t, int64(len(whole)), n)
+	assert.Less(t, n, int64(len(msg)))
 	n, err = s.BinarySize(cr, []int{9})
 	require.NoError(t, err)
 	assert.Zero(t, n)
@@ -147,5 +154,114 @@ func FuzzDecode(f *testing.F) {
 			require.Equal(t, string(whole), string(bytewise), "%s of %q", cte, in)
 			require.LessOrEqual(t, len(whole), len(in))
 		}
+	})
+}
+
+// binarySection returns BINARY[path] and checks that BINARY.SIZE agrees.
+func binarySection(t *testing.T, msg string, path ...int) (string, error) {
+	t.Helper()
+	s := parseBytes(t, []byte(msg))
+	r := strings.NewReader(msg)
+	size, err := s.BinarySize(r, path)
+	if err != nil {
+		return "", err
+	}
+	rd, n, err := s.BinaryReader(r, path)
+	require.NoError(t, err)
+	require.Equal(t, size, n, "BINARY.SIZE and the size of BINARY")
+	b, err := io.ReadAll(rd)
+	require.NoError(t, err)
+	require.Equal(t, n, int64(len(b)))
+	return string(b), nil
+}
+
+// TestBinaryOfSeveralParts checks BINARY[] of a whole message, a
+// multipart part and a message/rfc822 part: every base64 and
+// quoted-printable part inside is decoded and says so at the end of its
+// header, as Dovecot answers.
+func TestBinaryOfSeveralParts(t *testing.T) {
+	mixed := crlf("Subject: s\n" +
+		"Content-Type: multipart/mixed; boundary=b\n" +
+		"\n" +
+		"preamble\n" +
+		"--b\n" +
+		"Content-Type: text/plain; charset=utf-8\n" +
+		"Content-Transfer-Encoding: quoted-printable\n" +
+		"\n" +
+		"caf=C3=A9\n" +
+		"--b\n" +
+		"Content-Type: application/octet-stream\n" +
+		"Content-Transfer-Encoding:\n" +
+		" base64\n" +
+		"Content-Disposition: attachment\n" +
+		"\n" +
+		"AAEC\n" +
+		"--b\n" +
+		"Content-Type: text/plain\n" +
+		"Content-Transfer-Encoding: 8bit\n" +
+		"\n" +
+		"as is =41\n" +
+		"--b--\n" +
+		"epilogue\n")
+	got, err := binarySection(t, string(mixed))
+	require.NoError(t, err)
+	assert.Equal(t, string(crlf("Subject: s\n"+
+		"Content-Type: multipart/mixed; boundary=b\n"+
+		"\n"+
+		"preamble\n"+
+		"--b\n"+
+		"Content-Type: text/plain; charset=utf-8\n"+
+		"Content-Transfer-Encoding: binary\n"+
+		"\n"+
+		"café\n"+
+		"--b\n"+
+		"Content-Type: application/octet-stream\n"+
+		"Content-Disposition: attachment\n"+
+		"Content-Transfer-Encoding: binary\n"+
+		"\n"))+"\x00\x01\x02"+string(crlf("\n"+
+		"--b\n"+
+		"Content-Type: text/plain\n"+
+		"Content-Transfer-Encoding: 8bit\n"+
+		"\n"+
+		"as is =41\n"+
+		"--b--\n"+
+		"epilogue\n")), got)
+	leaf, err := binarySection(t, string(mixed), 1)
+	require.NoError(t, err)
+	assert.Equal(t, "café", leaf, "a leaf is its decoded body alone")
+
+	t.Run("single part", func(t *testing.T) {
+		got, err := binarySection(t, string(crlf("Subject: s\nContent-Transfer-Encoding: base64\nX: y\n\nSGk=\n")))
+		require.NoError(t, err)
+		assert.Equal(t, string(crlf("Subject: s\nX: y\nContent-Transfer-Encoding: binary\n\n"))+"Hi", got)
+	})
+	t.Run("nothing to decode", func(t *testing.T) {
+		msg := string(crlf("Subject: s\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\n"))
+		got, err := binarySection(t, msg)
+		require.NoError(t, err)
+		assert.Equal(t, msg, got)
+	})
+	t.Run("message and multipart parts", func(t *testing.T) {
+		msg := string(crlf("Content-Type: multipart/mixed; boundary=o\n\n" +
+			"--o\nContent-Type: message/rfc822\n\n" +
+			"Subject: inner\nContent-Transfer-Encoding: quoted-printable\n\n=41=42\n" +
+			"--o\nContent-Type: multipart/alternative; boundary=i\n\n" +
+			"--i\nContent-Transfer-Encoding: base64\n\nSGk=\n--i--\n" +
+			"--o--\n"))
+		got, err := binarySection(t, msg, 1)
+		require.NoError(t, err)
+		assert.Equal(t, string(crlf("Subject: inner\nContent-Transfer-Encoding: binary\n\n"))+"AB", got)
+		got, err = binarySection(t, msg, 2)
+		require.NoError(t, err)
+		assert.Equal(t, string(crlf("--i\nContent-Transfer-Encoding: binary\n\n"))+"Hi"+string(crlf("\n--i--\n")), got)
+	})
+	t.Run("unknown encoding inside", func(t *testing.T) {
+		msg := string(crlf("Content-Type: multipart/mixed; boundary=b\n\n" +
+			"--b\nContent-Transfer-Encoding: x-uuencode\n\nbegin\n--b\nContent-Transfer-Encoding: base64\n\nSGk=\n--b--\n"))
+		_, err := binarySection(t, msg)
+		assert.ErrorIs(t, err, imapmsg.ErrUnknownEncoding)
+		got, err := binarySection(t, msg, 2)
+		require.NoError(t, err)
+		assert.Equal(t, "Hi", got, "the other parts stay readable")
 	})
 }

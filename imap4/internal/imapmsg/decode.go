@@ -53,19 +53,24 @@ func decoder(e encoding, raw io.Reader) io.Reader {
 // (RFC 3516) and its decoded size: base64 and quoted-printable are
 // decoded (leniently: invalid base64 characters are skipped, invalid
 // quoted-printable escapes are kept as they are), 7bit, 8bit and binary
-// go as they are. A nil part is the whole message, unchanged. A
-// nonexistent part yields an empty section. An unknown encoding is
-// [ErrUnknownEncoding].
+// go as they are. A nonexistent part yields an empty section. An unknown
+// encoding is [ErrUnknownEncoding].
+//
+// A nil part (the whole message), a multipart part and a message/rfc822
+// part are returned as they are except that each base64 or
+// quoted-printable part inside is decoded, and its header says
+// "Content-Transfer-Encoding: binary" (at its end) instead of what it
+// said, as Dovecot answers.
 //
 // The size is computed first, by decoding without keeping the bytes,
 // unless [Structure.BinarySize] has already done it.
 func (s *Structure) BinaryReader(r io.ReaderAt, path []int) (io.Reader, int64, error) {
-	if len(path) == 0 {
-		return io.NewSectionReader(r, 0, s.size), s.size, nil
-	}
 	p := s.find(path)
 	if p == nil {
 		return strings.NewReader(""), 0, nil
+	}
+	if start, end, tops, ok := s.binaryTreeOf(path, p); ok {
+		return s.binaryTree(r, start, end, tops, true)
 	}
 	e := encodingOf(p.enc)
 	if e == encUnknown {
@@ -87,14 +92,30 @@ func (s *Structure) BinaryReader(r io.ReaderAt, path []int) (io.Reader, int64, e
 // result in the Structure (it survives [Structure.MarshalBinary]), so the
 // next call is free. The errors are those of [Structure.BinaryReader].
 func (s *Structure) BinarySize(r io.ReaderAt, path []int) (int64, error) {
-	if len(path) == 0 {
-		return s.size, nil
-	}
 	p := s.find(path)
 	if p == nil {
 		return 0, nil
 	}
+	if start, end, tops, ok := s.binaryTreeOf(path, p); ok {
+		_, n, err := s.binaryTree(r, start, end, tops, false)
+		return n, err
+	}
 	return s.binarySize(r, p)
+}
+
+// binaryTreeOf says whether BINARY[path] is a section of several parts
+// (the whole message, a multipart or a message/rfc822 part, p being what
+// path designates) and gives its range and the parts in it.
+func (s *Structure) binaryTreeOf(path []int, p *part) (start, end int64, tops []*part, ok bool) {
+	switch {
+	case len(path) == 0:
+		return 0, s.size, []*part{s.root}, true
+	case p.kind == kindMultipart:
+		return p.bodyOff, p.end, p.children, true
+	case p.kind == kindMessage && len(p.children) > 0:
+		return p.bodyOff, p.end, p.children[:1], true
+	}
+	return 0, 0, nil, false
 }
 
 func (s *Structure) binarySize(r io.ReaderAt, p *part) (int64, error) {

@@ -68,15 +68,20 @@ func FuzzParse(f *testing.F) {
 		sections := []imapmsg.Section{{}, {Specifier: "HEADER"}, {Specifier: "TEXT"},
 			{Specifier: "HEADER.FIELDS", Fields: []string{"From", "Subject"}},
 			{Specifier: "HEADER.FIELDS.NOT", Fields: []string{"From"}}}
-		for _, p := range imapmsg.PartPaths(s) {
-			for _, spec := range []string{"", "MIME", "HEADER", "TEXT", "HEADER.FIELDS"} {
-				sections = append(sections, imapmsg.Section{Part: p, Specifier: spec, Fields: []string{"To"}})
+		for _, p := range append([][]int{nil}, imapmsg.PartPaths(s)...) {
+			if p != nil {
+				for _, spec := range []string{"", "MIME", "HEADER", "TEXT", "HEADER.FIELDS"} {
+					sections = append(sections, imapmsg.Section{Part: p, Specifier: spec, Fields: []string{"To"}})
+				}
 			}
 			rd, n, err := s.BinaryReader(r, p)
 			if err == nil {
 				c, err := io.ReadAll(rd)
 				if err != nil || int64(len(c)) != n {
 					t.Fatalf("BINARY[%v]: %d octets of %d, %v", p, len(c), n, err)
+				}
+				if size, err := s.BinarySize(r, p); err != nil || size != n {
+					t.Fatalf("BINARY.SIZE[%v] = %d, %v; BINARY has %d", p, size, err, n)
 				}
 			}
 		}
