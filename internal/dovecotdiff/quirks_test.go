@@ -53,12 +53,6 @@ var quirks = []quirk{
 			"partial), so mailfront answers BAD; Dovecot accepts it and returns an empty string",
 	},
 	{
-		match: regexp.MustCompile(`BINARY(\.SIZE|\.PEEK)?\[\]`).MatchString,
-		reason: "BINARY[] of a whole message: Dovecot decodes every base64 and quoted-printable part " +
-			"and relabels it Content-Transfer-Encoding: binary (and fails with UNKNOWN-CTE if one " +
-			"part has an unknown encoding); mailfront returns the message as it is",
-	},
-	{
 		match: fetchOf("03-nested.eml", `BINARY\.SIZE\[2\]`),
 		reason: "BINARY.SIZE of a message/rfc822 part: Dovecot gives 408 and then sends 416 octets " +
 			"for BINARY[2]; mailfront gives the size it sends (416)",
