@@ -76,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.tlsMode, "tls", "implicit", "connection security: implicit (TLS from the first byte), starttls, or plain (credentials in clear: the server must allow it)")
 	caFile := fs.String("ca", "", "PEM `file` of the CA that signed the server's certificate (examples/mailserver: DATA/tls/ca.pem)")
 	insecure := fs.Bool("insecure", false, "do not verify the server's certificate")
+	curves := fs.String("tls-curves", "", "key exchanges the client offers, in order: x25519mlkem768, x25519, p256 (comma-separated); default Go's (X25519MLKEM768 first, which servers without ML-KEM decline)")
 	serverName := fs.String("servername", "", "`name` the certificate is checked against; default the host of the address")
 	bind := fs.String("bind", "", "local `addresses` to connect from, in turn: a list (127.0.0.1,127.0.0.2) or range (127.0.0.1-127.0.0.20); spreads connections past per-address limits")
 	user := fs.String("user", "", "user `name` to log in as")
@@ -146,6 +147,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	var err error
 	if cfg.tlsConfig, err = clientTLS(*caFile, *insecure, *serverName); err != nil {
 		return nil, err
+	}
+	for _, name := range splitList(*curves) {
+		id, ok := curveIDs[strings.ToLower(name)]
+		if !ok {
+			return nil, fmt.Errorf("-tls-curves: unknown %q", name)
+		}
+		cfg.tlsConfig.CurvePreferences = append(cfg.tlsConfig.CurvePreferences, id)
 	}
 	if cfg.binds, err = parseBinds(*bind); err != nil {
 		return nil, fmt.Errorf("-bind: %w", err)
@@ -232,6 +240,10 @@ func clientTLS(caFile string, insecure bool, serverName string) (*tls.Config, er
 		cfg.RootCAs = pool
 	}
 	return cfg, nil
+}
+
+var curveIDs = map[string]tls.CurveID{
+	"x25519mlkem768": tls.X25519MLKEM768, "x25519": tls.X25519, "p256": tls.CurveP256, "p384": tls.CurveP384,
 }
 
 // parseBinds parses "a,b" and "a-b" (IPv4 ranges) into local addresses.

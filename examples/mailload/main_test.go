@@ -105,7 +105,7 @@ func TestScenarios(t *testing.T) {
 			[]string{"connect", "login", "select", "fetch-flags", "logout", "iteration"}, map[string]int64{"messages": messages}},
 		{"imap-flags/starttls/persistent", srv.starttlsArgs("-scenario", "imap-flags", "-n", "3", "-c", "2", "-session", "persistent", "-warmup", "1"), 3,
 			[]string{"connect", "login", "select", "fetch-flags", "iteration"}, map[string]int64{"messages": messages}},
-		{"imap-sync", srv.args("-scenario", "imap-sync", "-n", "2", "-c", "1"), 2,
+		{"imap-sync", srv.args("-scenario", "imap-sync", "-n", "2", "-c", "1", "-tls-curves", "x25519,p256"), 2,
 			[]string{"fetch-sync", "iteration"}, map[string]int64{"messages": messages}},
 		{"imap-search", srv.args("-scenario", "imap-search", "-n", "3", "-c", "2", "-word", "example"), 3,
 			[]string{"search", "iteration"}, map[string]int64{"matches": messages}},
@@ -224,6 +224,7 @@ func TestParseFlags(t *testing.T) {
 		{"bad pid", append([]string{"-scenario", "conns", "-pid", "x"}, base...), "-pid"},
 		{"bad bind", append([]string{"-scenario", "conns", "-bind", "127.0.0.9-127.0.0.1"}, base...), "-bind"},
 		{"tiny size", append([]string{"-scenario", "imap-append", "-size", "10"}, base...), "-size"},
+		{"bad curve", append([]string{"-scenario", "imap-flags", "-tls-curves", "x448"}, base...), "-tls-curves"},
 		{"missing ca", append([]string{"-scenario", "imap-flags", "-ca", "/nonexistent"}, base...), "-ca"},
 		{"ok", append([]string{"-scenario", "imap-flags"}, base...), ""},
 	}
