@@ -28,6 +28,7 @@ type fetchPlan struct {
 type sectionData struct {
 	r    io.Reader
 	size int64
+	lit8 bool // BINARY data that may hold NUL: sent as a literal8
 }
 
 func (c *conn) cmdFetch(cmd *command) error {
@@ -300,7 +301,7 @@ func (c *conn) fetchOne(p *fetchPlan, i int, setSeen bool) error {
 			e.Buf = a.AppendName(e.Buf)
 			e.Buf = append(e.Buf, ' ')
 			sd := &p.readers[k]
-			e.Literal(sd.r, sd.size, a.Item == imapwire.FetchBinary)
+			e.Literal(sd.r, sd.size, sd.lit8)
 			sd.r = nil
 		}
 	}
@@ -350,7 +351,11 @@ func (c *conn) prepareSections(p *fetchPlan, st *imapmsg.Structure, msg Message)
 		if a.Partial {
 			r, size = partial(r, size, int64(a.Offset), int64(a.Count))
 		}
-		p.readers[k] = sectionData{r, size}
+		// Decoded base64 and quoted-printable is binary data, sent as a
+		// literal8; 7bit and 8bit data, which has no NUL, as a literal
+		// (RFC 3516 §4.3), as Dovecot does.
+		lit8 := a.Item == imapwire.FetchBinary && st.BinaryLiteral8(a.Section.Part)
+		p.readers[k] = sectionData{r, size, lit8}
 	}
 	return nil
 }

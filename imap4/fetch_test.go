@@ -109,6 +109,7 @@ func TestFetchItems(t *testing.T) {
 		{"BINARY.PEEK[2]", "* 1 FETCH (BINARY[2] ~{8}\r\n\x00\x01\x02\x03\x04\x05\x06\x07)"},
 		{"BINARY.SIZE[1]", "* 1 FETCH (BINARY.SIZE[1] 23)"},
 		{"BINARY.PEEK[1]", "* 1 FETCH (BINARY[1] ~{23}\r\nCafé quarterly numbers)"},
+		{"BINARY.PEEK[1]<0.4>", "* 1 FETCH (BINARY[1]<0> ~{4}\r\nCaf\xc3)"},
 		{"BODY.PEEK[3]", "* 1 FETCH (BODY[3] {0}\r\n)"},
 		{"RFC822.HEADER", ""}, // checked below
 	}

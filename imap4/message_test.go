@@ -396,7 +396,8 @@ func TestFetchUnknownCTE(t *testing.T) {
 	c := e.selectInbox()
 	out := c.do("FETCH 1:2 BINARY.PEEK[1]")
 	assert.Equal(t, "NO [UNKNOWN-CTE] Unknown Content-Transfer-Encoding", tagged(out))
-	assert.Contains(t, out, "* 2 FETCH (BINARY[1] ~{3}\r\ny\r\n)")
+	// 7bit data goes as an ordinary literal (RFC 3516 §4.3).
+	assert.Contains(t, out, "* 2 FETCH (BINARY[1] {3}\r\ny\r\n)")
 	c.ok("FETCH 1 BODY.PEEK[1]") // BODY[] is fine
 }
 

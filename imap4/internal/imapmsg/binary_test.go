@@ -265,3 +265,28 @@ func TestBinaryOfSeveralParts(t *testing.T) {
 		assert.Equal(t, "Hi", got, "the other parts stay readable")
 	})
 }
+
+// TestBinaryLiteral8 checks which BINARY data is sent as a literal8: what
+// was base64, quoted-printable or binary, not 7bit or 8bit data.
+func TestBinaryLiteral8(t *testing.T) {
+	msg := crlf("Content-Type: multipart/mixed; boundary=o\n\n" +
+		"--o\nContent-Transfer-Encoding: 8bit\n\ncaf\xc3\xa9\n" +
+		"--o\nContent-Type: message/rfc822\n\nSubject: inner\n\nplain\n" +
+		"--o\nContent-Type: multipart/mixed; boundary=i\n\n" +
+		"--i\nContent-Transfer-Encoding: base64\n\nSGk=\n--i\nContent-Transfer-Encoding: BINARY\n\nx\n--i--\n" +
+		"--o--\n")
+	s := parseBytes(t, msg)
+	tests := []struct {
+		path []int
+		want bool
+	}{
+		{nil, true}, {[]int{1}, false}, {[]int{2}, false}, {[]int{2, 1}, false},
+		{[]int{3}, true}, {[]int{3, 1}, true}, {[]int{3, 2}, true}, {[]int{9}, false},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, s.BinaryLiteral8(tt.path), "BINARY%v", tt.path)
+	}
+	plain := parseBytes(t, crlf("Subject: s\n\nbody\n"))
+	assert.False(t, plain.BinaryLiteral8(nil))
+	assert.False(t, plain.BinaryLiteral8([]int{1}))
+}

@@ -3,6 +3,7 @@ package imapmsg
 import (
 	"bytes"
 	"io"
+	"strings"
 )
 
 // binaryCTE replaces the Content-Transfer-Encoding field of a part whose
@@ -139,4 +140,50 @@ func (l *lazyBinaryPart) Read(b []byte) (int, error) {
 		l.rd = io.MultiReader(bytes.NewReader(hdr), io.LimitReader(decoder(l.e, body), l.n))
 	}
 	return l.rd.Read(b)
+}
+
+// BinaryLiteral8 reports whether BINARY[path] is binary data, to be sent
+// as a literal8 (RFC 3516 §4.3): a part that is base64, quoted-printable
+// or binary, or for the whole message, a multipart or a message/rfc822
+// part, one that holds such a part. Other BINARY data is 7bit or 8bit
+// without NUL, sent as an ordinary literal, as the RFC says servers
+// should and as Dovecot does.
+func (s *Structure) BinaryLiteral8(path []int) bool {
+	p := s.find(path)
+	if p == nil {
+		return false
+	}
+	if _, _, tops, ok := s.binaryTreeOf(path, p); ok {
+		for _, q := range tops {
+			if hasBinaryDomain(q) {
+				return true
+			}
+		}
+		return false
+	}
+	return leafBinaryDomain(p)
+}
+
+// hasBinaryDomain reports whether a part is or holds a leaf whose content
+// is binary data once decoded.
+func hasBinaryDomain(q *part) bool {
+	if q.kind == kindMultipart || (q.kind == kindMessage && len(q.children) > 0) {
+		for _, c := range q.children {
+			if hasBinaryDomain(c) {
+				return true
+			}
+		}
+		return false
+	}
+	return leafBinaryDomain(q)
+}
+
+func leafBinaryDomain(q *part) bool {
+	switch encodingOf(q.enc) {
+	case encBase64, encQP:
+		return true
+	case encIdentity:
+		return strings.EqualFold(q.enc, "binary")
+	}
+	return false
 }
