@@ -586,6 +586,13 @@ func (nz *normalizer) fetch(l *node, opt stepOptions) string {
 			vs = "(<modseq>)"
 		case name == "BODYSTRUCTURE" || name == "BODY":
 			vs = bodyStructure(v)
+		case strings.HasPrefix(name, "BINARY[]") && v.kind == stringNode:
+			// Whether BINARY[] of a whole message goes as a literal8 is
+			// not compared: Dovecot sends a literal when nothing in the
+			// message needed decoding, unless an earlier BINARY.SIZE[]
+			// of it was computed, then a literal8 (its cache decides).
+			// mailfront: a literal8 when a part was decoded.
+			vs = strconv.Quote(v.text)
 		default:
 			vs = v.String()
 		}

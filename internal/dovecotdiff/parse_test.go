@@ -11,6 +11,7 @@ type node struct {
 	kind nodeKind
 	text string  // atom, string (decoded) or text
 	list []*node // list elements, or a response code's parts
+	lit8 bool    // a string sent as a literal8 (~{n})
 }
 
 type nodeKind int
@@ -33,6 +34,12 @@ func (n *node) String() string {
 	case atomNode:
 		return n.text
 	case stringNode:
+		if n.lit8 {
+			// Whether BINARY data goes as a literal8 is compared
+			// (RFC 3516 §4.3); whether a string is quoted or a
+			// literal is the server's choice and is not.
+			return "~" + strconv.Quote(n.text)
+		}
 		return strconv.Quote(n.text)
 	case nilNode:
 		return "NIL"
@@ -175,7 +182,8 @@ func (p *parser) value() *node {
 		p.pos++
 		return &node{kind: stringNode, text: b.String()}
 	case c == '{' || (c == '~' && p.pos+1 < len(p.s) && p.s[p.pos+1] == '{'):
-		if c == '~' {
+		lit8 := c == '~'
+		if lit8 {
 			p.pos++
 		}
 		end := strings.Index(p.s[p.pos:], "}\r\n")
@@ -190,7 +198,7 @@ func (p *parser) value() *node {
 			return &node{kind: nilNode}
 		}
 		p.pos = start + n
-		return &node{kind: stringNode, text: p.s[start : start+n]}
+		return &node{kind: stringNode, text: p.s[start : start+n], lit8: lit8}
 	default:
 		return p.atom()
 	}
