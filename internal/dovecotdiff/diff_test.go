@@ -65,6 +65,8 @@ type servers struct {
 	dc *dovecot
 	mf *mailfront
 	fx []fixture
+
+	compared, known int // commands compared, and known differences among them
 }
 
 // setup starts both servers and gives them the same mail.
@@ -102,6 +104,7 @@ func setup(t *testing.T) *servers {
 // pair is one logged-in session on each server, driven in lockstep.
 type pair struct {
 	t      *testing.T
+	s      *servers
 	dc, mf *imapClient
 	ndc    *normalizer
 	nmf    *normalizer
@@ -111,6 +114,7 @@ func (s *servers) imapPair(t *testing.T) *pair {
 	t.Helper()
 	return &pair{
 		t:   t,
+		s:   s,
 		dc:  loginIMAP(t, "dovecot", s.dc.imapAddr),
 		mf:  loginIMAP(t, "mailfront", s.mf.imapAddr),
 		ndc: newNormalizer(), nmf: newNormalizer(),
@@ -136,6 +140,7 @@ func (p *pair) diff(command string, adjust ...func(*stepOptions)) {
 		a(&opt)
 	}
 	rdc, rmf := p.dc.cmd(command), p.mf.cmd(command)
+	p.s.compared++
 	ndc, err := p.ndc.reply(rdc, opt)
 	require.NoError(p.t, err, "dovecot reply to %s", command)
 	nmf, err := p.nmf.reply(rmf, opt)
@@ -143,6 +148,7 @@ func (p *pair) diff(command string, adjust ...func(*stepOptions)) {
 	if q := quirkFor(path.Base(p.t.Name()), command); q != nil && strings.Join(ndc, "\n") != strings.Join(nmf, "\n") {
 		// A known difference (quirks_test.go): not compared, but shown
 		// with -v.
+		p.s.known++
 		p.t.Logf("known difference (%s) for %q:\ndovecot:\n%s\nmailfront:\n%s", q.reason, shorten(command),
 			shorten(strings.Join(ndc, "\n")), shorten(strings.Join(nmf, "\n")))
 		return
@@ -225,4 +231,5 @@ func TestDovecotDiff(t *testing.T) {
 		t.Run("imap/"+sc.name, func(t *testing.T) { sc.run(t, s) })
 	}
 	t.Run("pop3", func(t *testing.T) { runPOP3(t, s) })
+	t.Logf("IMAP: %d commands compared, %d of them known differences (quirks_test.go)", s.compared, s.known)
 }

@@ -377,6 +377,16 @@ func scriptStore(t *testing.T, s *servers) {
 	p.diff(`FETCH 1 (FLAGS)`)
 	p.diff(`FETCH 2 BODY[TEXT]<0.5>`)
 	p.diff(`FETCH 2 FLAGS`)
+	// Which fetches set \Seen (RFC 9051 §6.4.5): the flag change comes
+	// with the FETCH response.
+	p.diff(`STORE 1:8 -FLAGS.SILENT (\Seen)`)
+	p.diff(`FETCH 3 RFC822`)
+	p.diff(`FETCH 4 RFC822.HEADER`)
+	p.diff(`FETCH 5 RFC822.TEXT`)
+	p.diff(`FETCH 6 BINARY[1]`)
+	p.diff(`FETCH 7 BODY[HEADER.FIELDS (FROM)]`)
+	p.diff(`FETCH 8 (FLAGS BODY[1])`)
+	p.diff(`UID FETCH 1:* (FLAGS)`)
 }
 
 func scriptExpunge(t *testing.T, s *servers) {
