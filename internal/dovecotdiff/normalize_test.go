@@ -46,8 +46,8 @@ type stepOptions struct {
 	// each message"), Dovecot only of those whose flags changed; every
 	// FETCH response Dovecot sends must be among mailfront's.
 	storeSubset bool
-	// listAttrs drops the mailbox attributes an extended LIST or an
-	// LSUB was not asked for (see listOptions).
+	// dropChildAttrs and dropSpecialUse drop the mailbox attributes an
+	// extended LIST or an LSUB did not ask for (see listOptions).
 	dropChildAttrs, dropSpecialUse bool
 	// dropFlagsUpdates ignores untagged FLAGS and PERMANENTFLAGS: a
 	// server may announce its flag list at any time (RFC 9051 §7.3.5),
