@@ -66,25 +66,24 @@ func (r *recorder) merge(o *recorder) {
 
 // Result is what a measurement prints, and its JSON form.
 type Result struct {
-	Scenario    string            `json:"scenario"`
-	Label       string            `json:"label,omitempty"`
-	Server      string            `json:"server"`
-	TLS         string            `json:"tls"`
-	Concurrency int               `json:"concurrency"`
-	Seconds     float64           `json:"seconds"`
-	Iterations  int64             `json:"iterations"`
-	PerSecond   float64           `json:"iterations_per_second"`
-	Errors      int64             `json:"errors"`
-	ErrorKinds  map[string]int    `json:"error_kinds,omitempty"`
-	BytesIn     int64             `json:"bytes_in"`
-	BytesOut    int64             `json:"bytes_out"`
-	InPerSec    float64           `json:"bytes_in_per_second"`
-	OutPerSec   float64           `json:"bytes_out_per_second"`
-	Latency     []Latency         `json:"latency"`
-	Info        map[string]int64  `json:"info,omitempty"`
-	Notes       []string          `json:"notes,omitempty"`
-	Memory      *MemoryReport     `json:"memory,omitempty"`
-	Extra       map[string]string `json:"extra,omitempty"`
+	Scenario    string           `json:"scenario"`
+	Label       string           `json:"label,omitempty"`
+	Server      string           `json:"server"`
+	TLS         string           `json:"tls"`
+	Concurrency int              `json:"concurrency"`
+	Seconds     float64          `json:"seconds"`
+	Iterations  int64            `json:"iterations"`
+	PerSecond   float64          `json:"iterations_per_second"`
+	Errors      int64            `json:"errors"`
+	ErrorKinds  map[string]int   `json:"error_kinds,omitempty"`
+	BytesIn     int64            `json:"bytes_in"`
+	BytesOut    int64            `json:"bytes_out"`
+	InPerSec    float64          `json:"bytes_in_per_second"`
+	OutPerSec   float64          `json:"bytes_out_per_second"`
+	Latency     []Latency        `json:"latency"`
+	Info        map[string]int64 `json:"info,omitempty"`
+	Notes       []string         `json:"notes,omitempty"`
+	Memory      *MemoryReport    `json:"memory,omitempty"`
 }
 
 // Latency holds the percentiles of one phase, in milliseconds.
@@ -240,7 +239,7 @@ func (r *Result) writeJSONFile(path string, stdout io.Writer) error {
 	return f.Close()
 }
 
-// errorf is fmt.Errorf with the protocol line trimmed of its CRLF.
+// protoErr reports an unexpected protocol line, trimmed of its CRLF.
 func protoErr(what string, line []byte) error {
 	return fmt.Errorf("%s: %s", what, strings.TrimRight(string(line), "\r\n"))
 }
