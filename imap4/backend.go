@@ -272,6 +272,11 @@ type Mailbox interface {
 	// whose flags changed, plus the UIDs expunged (since > 0, when [Watch]
 	// has signalled or before a command's response). A message appended
 	// and expunged after since may appear in Expunged only.
+	//
+	// The frontend never modifies the returned SyncData or its slices, so
+	// a backend may hand the same SyncData to several callers, for
+	// instance one result of Sync(0) to every SELECT until the mailbox
+	// changes (store/maildir does).
 	Sync(ctx context.Context, since ModSeq) (*SyncData, error)
 
 	// Watch returns a channel that receives a value whenever the mailbox

@@ -234,3 +234,50 @@ func BenchmarkIdleConnBytes(b *testing.B) {
 	}
 	b.ReportMetric(perConn, "bytes/conn")
 }
+
+// BenchmarkSelect100k is SELECT of a 100,000-message INBOX, over loopback:
+// the view built from Sync(0) and the responses. "fresh" is a backend that
+// builds a new SyncData for every Sync(0); "shared" one that hands every
+// caller the same immutable SyncData until the mailbox changes, as
+// store/maildir does. With 4 clients, each on its own connection, selects
+// at once; latency/op is the mean time of one SELECT as a client sees it.
+func BenchmarkSelect100k(b *testing.B) {
+	for _, shared := range []bool{false, true} {
+		for _, clients := range []int{1, 4} {
+			name := "fresh"
+			if shared {
+				name = "shared"
+			}
+			b.Run(fmt.Sprintf("%s/clients=%d", name, clients), func(b *testing.B) {
+				e, addr := benchServer(b)
+				e.b.shared = shared
+				fill(e, 100000, func(int) []byte { return tinyBody })
+				conns := make(chan *rawClient, clients)
+				for range clients {
+					c := dialRaw(b, addr)
+					c.run("LOGIN alice secret")
+					c.run("SELECT INBOX") // warm: the first builds the shared SyncData
+					conns <- c
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				if clients == 1 {
+					c := <-conns
+					for b.Loop() {
+						c.run("SELECT INBOX")
+					}
+				} else {
+					b.SetParallelism((clients + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+					b.RunParallel(func(pb *testing.PB) {
+						c := <-conns
+						defer func() { conns <- c }()
+						for pb.Next() {
+							c.run("SELECT INBOX")
+						}
+					})
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())*float64(clients)/float64(b.N), "latency-ns/op")
+			})
+		}
+	}
+}

@@ -27,6 +27,7 @@ type fakeBackend struct {
 	slow     map[string]chan struct{}
 	started  chan string // receives the method name when a slow call starts waiting
 	optional bool        // mailboxes implement Mover, StructureCache, Searcher
+	shared   bool        // Sync(0) hands every caller the same SyncData until the box changes
 	nextVal  uint32
 	opened   int // open Mailbox handles
 	users0   int // open User handles
@@ -63,6 +64,8 @@ type fakeBox struct {
 	msgs        []*fakeMsg
 	expunged    []fakeExpunge
 	watchers    map[*fakeMailbox]bool
+	snap        *imap4.SyncData // the shared Sync(0) result, see fakeBackend.shared
+	snapKey     [3]uint64       // modseq, uidNext and message count snap was made at
 }
 
 func newFakeBackend() *fakeBackend {
@@ -363,7 +366,16 @@ func (m *fakeMailbox) Sync(ctx context.Context, since imap4.ModSeq) (*imap4.Sync
 	m.b.mu.Lock()
 	defer m.b.mu.Unlock()
 	bx := m.box
+	key := [3]uint64{uint64(bx.modseq), uint64(bx.uidNext), uint64(len(bx.msgs))}
+	if since == 0 && m.b.shared && bx.snap != nil && bx.snapKey == key {
+		return bx.snap, nil
+	}
 	sd := &imap4.SyncData{MailboxStatus: bx.status()}
+	defer func() {
+		if since == 0 && m.b.shared {
+			bx.snap, bx.snapKey = sd, key
+		}
+	}()
 	for _, msg := range bx.msgs {
 		if msg.modseq > since {
 			sd.Messages = append(sd.Messages, bx.meta(msg))

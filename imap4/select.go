@@ -80,6 +80,7 @@ func (c *conn) cmdSelect(cmd *command) error {
 	if err != nil {
 		return err
 	}
+	prev := c.sel
 	if c.sel != nil {
 		c.closeMailbox()
 		c.untaggedStatus(ok("CLOSED", "Previous mailbox closed"))
@@ -107,19 +108,7 @@ func (c *conn) cmdSelect(cmd *command) error {
 	sel.uidValidity = sd.UIDValidity
 	sel.uidNext = sd.UIDNext
 	sel.highest = sd.HighestModSeq
-	n := len(sd.Messages)
-	sel.uids = make([]UID, 0, n)
-	sel.flags = make([]uint32, 0, n)
-	sel.modseqs = make([]ModSeq, 0, n)
-	sel.sizes = make([]int64, 0, n)
-	sel.dates = make([]int64, 0, n)
-	for i := range sd.Messages {
-		m := &sd.Messages[i]
-		if i > 0 && m.UID <= sel.uids[len(sel.uids)-1] {
-			continue // not ascending: a backend bug; keep the view sane
-		}
-		sel.add(m)
-	}
+	sel.build(sd.Messages, prev)
 	sel.exists = len(sel.uids)
 	c.sel = sel
 	c.state = stateSelected

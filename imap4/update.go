@@ -88,10 +88,11 @@ func (c *conn) syncView() {
 			sel.pending = slices.Insert(sel.pending, i, u)
 		}
 	}
+	sel.ft.startRun()
 	for i := range sd.Messages {
 		m := &sd.Messages[i]
 		if idx, in := sel.find(m.UID); in {
-			fi := sel.ft.intern(m.Flags)
+			fi := sel.ft.internRun(m.Flags)
 			if fi != sel.flags[idx] || (c.condstore && m.ModSeq != sel.modseqs[idx]) {
 				sel.changed = append(sel.changed, m.UID)
 			}

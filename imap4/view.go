@@ -3,9 +3,11 @@ package imap4
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/mailfront/mailfront/imap4/internal/imapmsg"
 	"github.com/mailfront/mailfront/imap4/internal/imapwire"
@@ -45,6 +47,42 @@ type flagTable struct {
 	kwIndex  map[string]struct{} // lower-cased keywords in use
 	newKW    bool                // a keyword appeared since the last FLAGS response
 	key      []byte
+
+	// empty is the set of no flags, once interned (emptyOK).
+	empty   uint32
+	emptyOK bool
+	// last are the two slices internRun interned last, and their sets: a
+	// backend may share one slice between messages with equal flags, and
+	// runs of such messages (or of two kinds, seen and unseen) are
+	// common. Valid only within one SyncData (see startRun): a backend
+	// may reuse its memory afterwards.
+	last    [2][]string
+	lastIdx [2]uint32
+}
+
+// startRun starts interning the flags of one SyncData with internRun.
+func (t *flagTable) startRun() { t.last = [2][]string{} }
+
+// internRun is intern for the messages of one SyncData: a slice that is
+// the very one of a message before (same memory and length) holds the
+// same flags, and needs no lookup.
+func (t *flagTable) internRun(flags []string) uint32 {
+	if len(flags) == 0 {
+		if !t.emptyOK {
+			t.empty, t.emptyOK = t.intern(nil), true
+		}
+		return t.empty
+	}
+	p := unsafe.SliceData(flags)
+	for k := range t.last {
+		if len(flags) == len(t.last[k]) && p == unsafe.SliceData(t.last[k]) {
+			return t.lastIdx[k]
+		}
+	}
+	i := t.intern(flags)
+	t.last[1], t.lastIdx[1] = t.last[0], t.lastIdx[0]
+	t.last[0], t.lastIdx[0] = flags, i
+	return i
 }
 
 // intern returns the index of the set holding exactly flags (in that
@@ -157,6 +195,32 @@ func packDate(t time.Time) int64 {
 	return t.Unix()<<16 | int64(uint16(int16(off/60)))
 }
 
+// A dateCache packs many dates as packDate does, looking a zone up only
+// when a date leaves the span of time in which the last one's zone was in
+// effect (looking up time.Local for each of 100,000 messages at SELECT
+// would be most of its cost).
+type dateCache struct {
+	loc    *time.Location
+	lo, hi int64 // the zone's span [lo, hi), Unix seconds
+	off    int64 // its offset in minutes
+}
+
+func (c *dateCache) pack(t time.Time) int64 {
+	u := t.Unix()
+	if loc := t.Location(); loc != c.loc || u < c.lo || u >= c.hi {
+		_, off := t.Zone()
+		start, end := t.ZoneBounds()
+		c.loc, c.off, c.lo, c.hi = loc, int64(off/60), math.MinInt64, math.MaxInt64
+		if !start.IsZero() {
+			c.lo = start.Unix()
+		}
+		if !end.IsZero() {
+			c.hi = end.Unix()
+		}
+	}
+	return u<<16 | int64(uint16(int16(c.off)))
+}
+
 // appendDate appends a packed date as an IMAP date-time, without
 // allocating.
 func appendDate(dst []byte, v int64) []byte {
@@ -217,10 +281,42 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// add appends a message to the view.
+// build fills a new view with the messages of Sync(0), reusing the
+// memory of prev (the view of the mailbox selected before, no longer in
+// use) where it is large enough: a client that SELECTs a large mailbox
+// again and again then costs no allocation.
+func (s *selected) build(msgs []MessageMeta, prev *selected) {
+	n := len(msgs)
+	if prev != nil && cap(prev.uids) >= n && cap(prev.flags) >= n && cap(prev.modseqs) >= n &&
+		cap(prev.sizes) >= n && cap(prev.dates) >= n {
+		s.uids, s.flags, s.modseqs, s.sizes, s.dates = prev.uids[:n], prev.flags[:n], prev.modseqs[:n], prev.sizes[:n], prev.dates[:n]
+	} else {
+		s.uids, s.flags, s.modseqs = make([]UID, n), make([]uint32, n), make([]ModSeq, n)
+		s.sizes, s.dates = make([]int64, n), make([]int64, n)
+	}
+	uids, flags, modseqs, sizes, dates := s.uids, s.flags, s.modseqs, s.sizes, s.dates
+	s.ft.startRun()
+	var dc dateCache
+	k := 0
+	for i := range msgs {
+		m := &msgs[i]
+		if k > 0 && m.UID <= uids[k-1] {
+			continue // not ascending: a backend bug; keep the view sane
+		}
+		uids[k] = m.UID
+		flags[k] = s.ft.internRun(m.Flags)
+		modseqs[k] = m.ModSeq
+		sizes[k] = m.Size
+		dates[k] = dc.pack(m.InternalDate)
+		k++
+	}
+	s.uids, s.flags, s.modseqs, s.sizes, s.dates = uids[:k], flags[:k], modseqs[:k], sizes[:k], dates[:k]
+}
+
+// add appends a message of a SyncData to the view (after ft.startRun).
 func (s *selected) add(m *MessageMeta) {
 	s.uids = append(s.uids, m.UID)
-	s.flags = append(s.flags, s.ft.intern(m.Flags))
+	s.flags = append(s.flags, s.ft.internRun(m.Flags))
 	s.modseqs = append(s.modseqs, m.ModSeq)
 	s.sizes = append(s.sizes, m.Size)
 	s.dates = append(s.dates, packDate(m.InternalDate))

@@ -79,6 +79,15 @@ type folder struct {
 	pollDone chan struct{}
 
 	cache *structCache
+
+	// full is the last result of Sync(0), handed to every caller until
+	// the folder changes (imap4 never modifies it); status the last
+	// counts. Both are valid while their key is the folder's.
+	full      *imap4.SyncData
+	fullKey   syncKey
+	status    imap4.MailboxStatus
+	statusKey syncKey
+	statusOK  bool
 }
 
 func (f *folder) fs() fileSystem       { return f.s.fsys() }
@@ -391,6 +400,7 @@ func (f *folder) invalidateLocked() {
 	f.loaded = false
 	f.pending = nil
 	f.st = nil
+	f.full, f.statusOK = nil, false
 }
 
 // unloadLocked writes what is worth keeping and releases the folder's

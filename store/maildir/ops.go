@@ -194,8 +194,37 @@ func (e *entry) meta() imap4.MessageMeta {
 	return imap4.MessageMeta{UID: e.uid, Flags: e.flags, ModSeq: e.modseq, Size: e.size, InternalDate: time.Unix(0, e.date)}
 }
 
-// statusLocked counts the folder's messages.
+// A syncKey identifies a state of a folder's messages as imap4 sees them:
+// every change to what Sync reports moves the HIGHESTMODSEQ (flag changes
+// and expunges), UIDNEXT (new messages) or the count, and a reload
+// replaces the state. Changes that keep all four (a file renamed by
+// another program without a flag change) are invisible to imap4.
+type syncKey struct {
+	st       *indexState
+	validity uint32
+	uidNext  imap4.UID
+	highest  imap4.ModSeq
+	n        int
+}
+
+func (f *folder) syncKeyLocked() syncKey {
+	return syncKey{f.st, f.st.validity, f.st.uidNext, f.st.highest, len(f.st.msgs)}
+}
+
+// statusLocked counts the folder's messages, once per state of the
+// folder: STATUS, and the Sync before every command's response, would
+// otherwise walk a large folder each time.
 func (f *folder) statusLocked() imap4.MailboxStatus {
+	key := f.syncKeyLocked()
+	if f.statusOK && f.statusKey == key {
+		return f.status
+	}
+	f.status, f.statusKey, f.statusOK = f.countLocked(), key, true
+	return f.status
+}
+
+// countLocked counts the folder's messages.
+func (f *folder) countLocked() imap4.MailboxStatus {
 	st := imap4.MailboxStatus{
 		UIDValidity:   f.st.validity,
 		UIDNext:       f.st.uidNext,
@@ -221,9 +250,14 @@ func (f *folder) sync(since imap4.ModSeq) (*imap4.SyncData, error) {
 	if err := f.readyLocked(false); err != nil {
 		return nil, err
 	}
+	key := f.syncKeyLocked()
+	if since == 0 && f.full != nil && f.fullKey == key {
+		return f.full, nil // unchanged: every SELECT shares one result
+	}
 	sd := &imap4.SyncData{MailboxStatus: f.statusLocked()}
 	if since == 0 {
 		sd.Messages = make([]imap4.MessageMeta, 0, len(f.st.msgs))
+		defer func() { f.full, f.fullKey = sd, key }()
 	}
 	for _, e := range f.st.msgs {
 		if since == 0 || e.modseq > since {
