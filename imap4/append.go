@@ -116,6 +116,9 @@ func (c *conn) cmdAppend(cmd *command) error {
 		}
 		return err
 	}
+	if uidValidity != 0 && len(uids) > 0 {
+		c.s.recent.added(recentKey{user: c.id.Username, mailbox: name, uidValidity: uidValidity}, lowestUID(uids))
+	}
 	if c.sel != nil && c.sel.name == name {
 		c.syncView()
 	}

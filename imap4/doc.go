@@ -10,6 +10,13 @@
 // as UTF-8 rather than modified UTF-7 (as they also do after ENABLE
 // UTF8=ACCEPT).
 //
+// For IMAP4rev1 sessions the Server keeps the \Recent flag itself, in
+// memory: a message is recent in the first session that learns of it (a
+// read-write one takes it from later sessions; EXAMINE does not), and
+// SELECT, EXISTS updates, FETCH FLAGS, SEARCH RECENT/NEW/OLD and STATUS
+// RECENT follow it. After the Server starts, messages that arrived before
+// it did are not recent.
+//
 // # Extensions
 //
 //   - IDLE (RFC 2177), with "* OK Still here" keepalives

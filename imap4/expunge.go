@@ -69,4 +69,5 @@ func (c *conn) expunged(removed []UID) {
 	idx = slices.Compact(idx)
 	c.writeExpunged(idx)
 	sel.remove(idx)
+	c.tellRecent()
 }

@@ -273,7 +273,7 @@ func (c *conn) fetchOne(p *fetchPlan, i int, setSeen bool) error {
 			e.Number(uint64(sel.uids[i]))
 		case imapwire.FetchFlags:
 			e.Buf = append(e.Buf, "FLAGS "...)
-			e.Buf = append(e.Buf, sel.ft.sets[sel.flags[i]].rendered...)
+			e.Buf = c.appendFlags(e.Buf, i)
 		case imapwire.FetchModSeq:
 			e.Buf = append(e.Buf, "MODSEQ ("...)
 			e.Number(uint64(sel.modseqs[i]))
@@ -307,7 +307,7 @@ func (c *conn) fetchOne(p *fetchPlan, i int, setSeen bool) error {
 	}
 	if setSeen && !p.hasFlags {
 		e.Buf = append(e.Buf, " FLAGS "...)
-		e.Buf = append(e.Buf, sel.ft.sets[sel.flags[i]].rendered...)
+		e.Buf = c.appendFlags(e.Buf, i)
 	}
 	if (setSeen || p.hasFlags) && c.condstore && !p.hasModSeq {
 		e.Buf = append(e.Buf, " MODSEQ ("...)

@@ -123,6 +123,9 @@ type client struct {
 	nc  net.Conn
 	r   *bufio.Reader
 	tag int
+	// skipRecent drops "* n RECENT" lines, for tests where which session
+	// learns of a message first is a race.
+	skipRecent bool
 }
 
 func newClient(t testing.TB, nc net.Conn) *client {
@@ -144,6 +147,19 @@ var literalRE = regexp.MustCompile(`~?\{(\d+)\}$`)
 // line reads one response line; literals are read too and kept inline
 // ("{5}\r\nhello").
 func (c *client) line() string {
+	c.t.Helper()
+	for {
+		l := c.rawLine()
+		if !c.skipRecent || !recentRE.MatchString(l) {
+			return l
+		}
+	}
+}
+
+var recentRE = regexp.MustCompile(`^\* \d+ RECENT$`)
+
+// rawLine is line without skipping.
+func (c *client) rawLine() string {
 	c.t.Helper()
 	c.nc.SetReadDeadline(time.Now().Add(3 * time.Hour))
 	var b strings.Builder

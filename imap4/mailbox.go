@@ -2,6 +2,7 @@ package imap4
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -175,6 +176,10 @@ func (c *conn) cmdStatus(cmd *command) error {
 
 // writeStatus writes "* STATUS name (...)".
 func (c *conn) writeStatus(name string, st *MailboxStatus, items []string) {
+	var recent uint64
+	if slices.Contains(items, "RECENT") {
+		recent = c.statusRecent(name, st)
+	}
 	c.enc.Raw("* STATUS ")
 	c.appendName(name)
 	c.enc.Raw(" (")
@@ -197,7 +202,7 @@ func (c *conn) writeStatus(name string, st *MailboxStatus, items []string) {
 		case "SIZE":
 			c.enc.Number(uint64(max(st.Size, 0)))
 		case "RECENT":
-			c.enc.Number(0)
+			c.enc.Number(recent)
 		case "HIGHESTMODSEQ":
 			c.enc.Number(uint64(st.HighestModSeq))
 		case "APPENDLIMIT":

@@ -223,10 +223,14 @@ func (x *evalCtx) eval(n *searchNode) bool {
 	sel := x.c.sel
 	i := x.i
 	switch n.op {
-	case imapwire.SearchAll, imapwire.SearchOld:
+	case imapwire.SearchAll:
 		return true
-	case imapwire.SearchNew, imapwire.SearchRecent:
-		return false // no session ever sees \Recent here
+	case imapwire.SearchRecent:
+		return sel.isRecent(sel.uids[i])
+	case imapwire.SearchNew:
+		return sel.bits(i)&bitSeen == 0 && sel.isRecent(sel.uids[i])
+	case imapwire.SearchOld:
+		return !sel.isRecent(sel.uids[i])
 	case imapwire.SearchAnd:
 		for _, sub := range n.sub {
 			if !x.eval(sub) || x.err != nil {

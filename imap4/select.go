@@ -112,6 +112,8 @@ func (c *conn) cmdSelect(cmd *command) error {
 	sel.exists = len(sel.uids)
 	c.sel = sel
 	c.state = stateSelected
+	c.claimRecent(1)
+	sel.recentTold = sel.recentCount()
 
 	c.writeFlags() // and PERMANENTFLAGS when read-write
 	if readOnly {
@@ -119,7 +121,7 @@ func (c *conn) cmdSelect(cmd *command) error {
 	}
 	c.enc.Raw("* ").Number(uint64(len(sel.uids))).Raw(" EXISTS").CRLF()
 	if !c.rev2 {
-		c.enc.Raw("* 0 RECENT").CRLF()
+		c.enc.Raw("* ").Number(uint64(sel.recentTold)).Raw(" RECENT").CRLF()
 		for i := range sel.uids {
 			if sel.bits(i)&bitSeen == 0 {
 				c.untaggedStatus(ok("UNSEEN "+itoa(uint64(i+1)), "First unseen"))
@@ -236,7 +238,7 @@ func (c *conn) writeFlagsFetch(i int, withModSeq bool) {
 	e.Buf = append(e.Buf, " FETCH (UID "...)
 	e.Number(uint64(sel.uids[i]))
 	e.Buf = append(e.Buf, " FLAGS "...)
-	e.Buf = append(e.Buf, sel.ft.sets[sel.flags[i]].rendered...)
+	e.Buf = c.appendFlags(e.Buf, i)
 	if withModSeq {
 		e.Buf = append(e.Buf, " MODSEQ ("...)
 		e.Number(uint64(sel.modseqs[i]))

@@ -183,6 +183,7 @@ type Server struct {
 	srv netsrv.Server
 
 	throttle authsrv.OwnThrottle // used when Throttle is nil
+	recent   recentTracker       // who has seen which messages (\Recent)
 }
 
 // Defaults of the Server fields.
@@ -288,6 +289,7 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 		l.Close()
 		return err
 	}
+	s.recent.started(time.Now())
 	hostname := netsrv.Hostname(s.Hostname)
 	h := &handler{
 		s:        s,

@@ -122,7 +122,7 @@ func TestLiteralMinus(t *testing.T) {
 	c.send("c APPEND INBOX {5000}")
 	c.expect("+ Ready for literal data")
 	c.write(strings.Repeat("y", 5000) + "\r\n")
-	c.expect("* 2 EXISTS", `~c OK \[APPENDUID \d+ 2\] APPEND completed`)
+	c.expect("* 2 EXISTS", "* 2 RECENT", `~c OK \[APPENDUID \d+ 2\] APPEND completed`)
 }
 
 func TestShutdownAndErrServerClosed(t *testing.T) {

@@ -89,6 +89,7 @@ func (c *conn) syncView() {
 		}
 	}
 	sel.ft.startRun()
+	seen := sel.lastUID()
 	for i := range sd.Messages {
 		m := &sd.Messages[i]
 		if idx, in := sel.find(m.UID); in {
@@ -111,6 +112,7 @@ func (c *conn) syncView() {
 	if sd.HighestModSeq > sel.highest {
 		sel.highest = sd.HighestModSeq
 	}
+	c.claimRecent(seen + 1)
 }
 
 // report sends what the view learnt: expunges (when allowed), a new FLAGS
@@ -135,6 +137,7 @@ func (c *conn) report(allowExpunge bool) {
 		c.enc.Raw("* ").Number(uint64(n)).Raw(" EXISTS").CRLF()
 		sel.exists = n
 	}
+	c.tellRecent()
 	if len(sel.changed) > 0 {
 		slices.Sort(sel.changed)
 		last := UID(0)

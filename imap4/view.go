@@ -183,6 +183,9 @@ type selected struct {
 	saved   []UID // the SEARCHRES result, "$"
 	changed []UID // scratch: messages whose changes are to be reported
 
+	recent     []uidRange // UIDs recent in this session (see recent.go)
+	recentTold int        // the RECENT count the client was last told
+
 	structs map[UID]*imapmsg.Structure // parsed structures of this session
 }
 

@@ -75,3 +75,42 @@ func TestInternRun(t *testing.T) {
 	ft.startRun()
 	assert.Equal(t, bitDeleted, ft.sets[ft.internRun(buf)].bits)
 }
+
+// TestRecentTracker: marks are made from the first message that arrived
+// after the start, claims by read-write sessions move them, read-only
+// ones do not, and the number of marks stays bounded.
+func TestRecentTracker(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0)
+	var tr recentTracker
+	tr.started(start)
+	tr.started(start.Add(time.Hour)) // the first start counts
+	uids := []UID{3, 5, 8, 9}
+	dates := []int64{packDate(start.Add(-time.Hour)), packDate(start.Add(-time.Second)), packDate(start), packDate(start.Add(-24 * time.Hour))}
+	first := func(since time.Time) UID {
+		assert.Equal(t, start, since)
+		return firstAfter(uids, dates, since)
+	}
+	k := recentKey{"u", "INBOX", 1}
+	assert.Equal(t, UID(6), tr.claim(k, 1, 9, true, first), "EXAMINE: 8 arrived at the start, 9 after it (with an old date)")
+	assert.Equal(t, UID(6), tr.claim(k, 1, 9, false, first), "read-only claimed nothing")
+	assert.Equal(t, UID(10), tr.claim(k, 1, 9, false, first), "the read-write session took 8 and 9")
+	assert.Equal(t, UID(12), tr.claim(k, 12, 14, false, first))
+	assert.Equal(t, UID(15), tr.claim(k, 10, 14, false, first))
+	assert.Equal(t, UID(14), tr.claimed(k, first))
+
+	assert.Equal(t, UID(0), firstAfter(nil, nil, start))
+	assert.Equal(t, UID(5), firstAfter(uids[:2], dates[:2], start.Add(time.Hour)), "nothing arrived since")
+	assert.Equal(t, UID(0), firstAfter(uids[2:], dates[2:], start), "the first arrived since")
+	msgs := []MessageMeta{{UID: 4, InternalDate: start.Add(-time.Minute)}, {UID: 6, InternalDate: start.Add(500 * time.Millisecond)}}
+	assert.Equal(t, UID(4), firstAfterMeta(msgs, start))
+
+	for i := range maxRecentMarks + 10 {
+		tr.claim(recentKey{"u", "box" + itoa(uint64(i)), 1}, 1, 0, false, func(time.Time) UID { return 0 })
+		tr.claim(k, 1, 0, false, first) // in use all along
+	}
+	assert.LessOrEqual(t, len(tr.marks), maxRecentMarks)
+	assert.Greater(t, len(tr.marks), maxRecentMarks/4)
+	m, ok := tr.peek(k)
+	assert.True(t, ok, "the mark in use is kept")
+	assert.Equal(t, UID(14), m)
+}

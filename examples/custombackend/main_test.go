@@ -68,6 +68,9 @@ func TestEndToEnd(t *testing.T) {
 		d.addrs["imap"], d.addrs["imaps"], d.addrs["pop3"], d.addrs["pop3s"])
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "python:\n%s", out)
+	// The welcome message is written as the server starts: whether it
+	// counts as arrived since (\Recent) depends on the clock's second.
+	out = []byte(strings.Replace(string(out), `(\Recent `, "(", 1))
 	assert.Equal(t, strings.Join([]string{
 		"select 1",
 		"fetch Subject: Welcome to HostStore",

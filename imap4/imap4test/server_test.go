@@ -125,7 +125,7 @@ func TestDeliverIdleAndWait(t *testing.T) {
 	lits := imap4test.Literals(fetch[0])
 	require.Len(t, lits, 1)
 	assert.Equal(t, "Subject: first\r\n\r\nbody {5}\r\nnot a literal\r\n", lits[0])
-	assert.True(t, strings.HasSuffix(fetch[0], `FLAGS (\Seen))`), fetch[0])
+	assert.True(t, strings.HasSuffix(fetch[0], `FLAGS (\Recent \Seen))`), fetch[0]) // new since the session selected INBOX
 
 	msgs := srv.WaitForMessages(t, imap4test.DefaultUser, 1)
 	assert.True(t, msgs[0].HasFlag(`\Seen`), "the session's FETCH BODY[] set \\Seen")

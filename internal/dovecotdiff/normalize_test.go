@@ -299,9 +299,6 @@ func (nz *normalizer) untagged(nodes []*node, opt stepOptions) (line string, kee
 		if kind == "FETCH" && len(nodes) == 4 {
 			return "* " + nodes[1].text + " FETCH " + nz.fetch(nodes[3], opt), true
 		}
-		if kind == "RECENT" {
-			return "", false // see recentNote
-		}
 		return "* " + nodes[1].text + " " + kind, true
 	}
 	rest := nodes[2:]
@@ -339,24 +336,12 @@ func isNumber(s string) bool {
 	return err == nil
 }
 
-// recentNote: \Recent is not compared. mailfront never sets it (no
-// session is ever told a message is recent: "* 0 RECENT", STATUS RECENT
-// 0, SEARCH RECENT and NEW empty, OLD everything), while Dovecot tracks
-// it as RFC 3501 §2.3.2 describes. IMAP4rev2 (RFC 9051) removed \Recent;
-// for IMAP4rev1 sessions this is a known, documented gap of mailfront
-// (see the report of the differential tests), so the flag, the RECENT
-// response and the STATUS item are left out of the comparison and the
-// search keys that depend on it are listed in quirks_test.go.
-//
 // flagList renders a flag list sorted, system flags capitalised as the
 // RFC spells them: flags form a set and compare case-insensitively
 // (RFC 9051 §2.3.2).
 func flagList(l *node) string {
 	flags := make([]string, 0, len(l.list))
 	for _, f := range l.list {
-		if strings.EqualFold(f.text, `\Recent`) {
-			continue // see recentNote
-		}
 		flags = append(flags, canonicalFlag(f.text))
 	}
 	sort.Strings(flags)
@@ -438,8 +423,6 @@ func (nz *normalizer) statusData(rest []*node) string {
 			v = nz.validity(v)
 		case "HIGHESTMODSEQ":
 			v = "<modseq>"
-		case "RECENT":
-			continue // see recentNote
 		}
 		pairs = append(pairs, name+" "+v)
 	}

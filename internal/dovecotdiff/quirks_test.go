@@ -57,13 +57,6 @@ var quirks = []quirk{
 		reason: "BINARY.SIZE of a message/rfc822 part: Dovecot gives 408 and then sends 416 octets " +
 			"for BINARY[2]; mailfront gives the size it sends (416)",
 	},
-	{
-		match: func(c string) bool {
-			c = strings.TrimPrefix(c, "UID ")
-			return c == "SEARCH NEW" || c == "SEARCH OLD" || c == "SEARCH RECENT"
-		},
-		reason: "\\Recent is never set by mailfront (see recentNote in normalize_test.go)",
-	},
 }
 
 // Mailbox management and errors (scriptMailboxes, scriptErrors).
