@@ -231,21 +231,36 @@ func (c *conn) abortTx() {
 
 // timedReader refreshes the read deadline before each read that may block,
 // so that ReadTimeout bounds every stall of a message upload rather than
-// the whole upload.
+// the whole upload; and, with a minimum rate, it brings the deadline
+// forward to when the upload's average rate, after DataGrace, would fall
+// below it (a client dripping bytes within ReadTimeout gains nothing).
 type timedReader struct {
-	r  io.Reader
-	nc *netsrv.Conn
-	d  time.Duration
-	br *bufio.Reader
+	r     io.Reader
+	nc    *netsrv.Conn
+	d     time.Duration
+	br    *bufio.Reader
+	rate  int       // octets per second; 0: no minimum
+	start time.Time // of the upload
+	n     int64     // octets read
 }
 
 func (c *conn) timed(r io.Reader) *timedReader {
-	return &timedReader{r: r, nc: c.nc, d: c.cfg.readTimeout, br: c.nc.R}
+	return &timedReader{r: r, nc: c.nc, d: c.cfg.readTimeout, br: c.nc.R, rate: c.cfg.minDataRate, start: time.Now()}
 }
 
 func (t *timedReader) Read(p []byte) (int, error) {
 	if t.br.Buffered() == 0 {
-		t.nc.SetReadTimeout(t.d)
+		d := t.d
+		if t.rate > 0 {
+			// The latest moment the upload may still be going on.
+			until := t.start.Add(DataGrace + time.Duration(t.n/int64(t.rate))*time.Second)
+			if left := time.Until(until); d <= 0 || left < d {
+				d = max(left, time.Nanosecond) // <= 0 would mean no deadline
+			}
+		}
+		t.nc.SetReadTimeout(d)
 	}
-	return t.r.Read(p)
+	n, err := t.r.Read(p)
+	t.n += int64(n)
+	return n, err
 }

@@ -40,8 +40,9 @@
 //   - Every limit has a default: message size (advertised with SIZE and
 //     enforced while the data streams), header size, recipients, command
 //     line length, refused commands and failed logins per connection,
-//     connections in total and per address, and timeouts per command (RFC
-//     5321 §4.5.3.2). Failed logins are delayed and throttled per address and
+//     connections in total and per address, timeouts per command (RFC
+//     5321 §4.5.3.2) and a minimum average rate for message data after a
+//     grace period ([Server.MinDataRate]). Failed logins are delayed and throttled per address and
 //     per user, and every credential failure gets the same reply.
 //
 // The server adds a Received header naming the authenticated user and the

@@ -157,6 +157,15 @@ type Server struct {
 	// §4.5.3.2.7); negative means no timeout.
 	ReadTimeout time.Duration
 
+	// MinDataRate is the slowest average rate, in octets per second, at
+	// which a client may send a message's data (DATA, or one BDAT chunk)
+	// once the first DataGrace (10 minutes) of it has passed: a client
+	// dripping a byte now and then, within ReadTimeout each time, is
+	// answered "421 4.4.2" when its average falls below. Zero means 1024
+	// octets per second (a 35 MiB message may take 45 minutes); negative
+	// means no minimum.
+	MinDataRate int
+
 	// WriteTimeout bounds each write of replies to a client that does not
 	// read them. Zero means 5 minutes; negative means no timeout.
 	WriteTimeout time.Duration
@@ -245,6 +254,12 @@ func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default())
 
 func (s *Server) readTimeout() time.Duration  { return netsrv.Timeout(s.ReadTimeout, 5*time.Minute) }
 func (s *Server) writeTimeout() time.Duration { return netsrv.Timeout(s.WriteTimeout, 5*time.Minute) }
+
+// DataGrace is how long message data may take before
+// [Server.MinDataRate] applies.
+const DataGrace = 10 * time.Minute
+
+func (s *Server) minDataRate() int { return netsrv.Limit(s.MinDataRate, 1024) }
 func (s *Server) maxConns() int               { return netsrv.Limit(s.MaxConns, 5000) }
 func (s *Server) maxConnsPerAddr() int        { return netsrv.Limit(s.MaxConnsPerAddr, 20) }
 func (s *Server) maxLineLength() int          { return netsrv.Limit(s.MaxLineLength, DefaultMaxLineLength) }
@@ -276,6 +291,7 @@ type config struct {
 	auth          authsrv.Config
 	senderPolicy  SenderPolicyFunc
 	readTimeout   time.Duration
+	minDataRate   int // octets per second; 0: none
 	writeTimeout  time.Duration
 	greetingDelay time.Duration
 	maxBadPre     int
@@ -314,6 +330,7 @@ func (s *Server) newConfig() *config {
 		backend:       s.Backend,
 		senderPolicy:  s.SenderPolicy,
 		readTimeout:   s.readTimeout(),
+		minDataRate:   s.minDataRate(),
 		writeTimeout:  s.writeTimeout(),
 		greetingDelay: max(s.GreetingDelay, 0),
 		maxLine:       s.maxLineLength(),

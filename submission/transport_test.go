@@ -302,6 +302,75 @@ func TestX10IdleAndSlowDrip(t *testing.T) {
 	})
 }
 
+// X10 in DATA and BDAT: a client dripping message data, a byte every 20
+// s (within ReadTimeout each time), is closed once DataGrace has passed
+// and its average rate is below MinDataRate; a slow but steady client
+// (2 KiB/s for 15 minutes) is not.
+func TestX10DataDrip(t *testing.T) {
+	drip := func(t *testing.T, c *client, stop <-chan struct{}) {
+		conn := c.conn
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Second):
+				}
+				if _, err := conn.Write([]byte("x")); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	synctest.Test(t, func(t *testing.T) {
+		e := newServer(t, func(s *submission.Server) { s.Logger = quietLogger(nil) })
+		c := e.dialGreeted()
+		c.login()
+		c.run("> MAIL FROM:<alice@example.org>", "< 250", "> RCPT TO:<b@example.net>", "< 250", "> DATA", "< 354")
+		c.send("Subject: x\r\n\r\n")
+		stop := make(chan struct{})
+		start := time.Now()
+		drip(t, c, stop)
+		c.expect("421 4.4.2")
+		took := time.Since(start)
+		close(stop)
+		assert.GreaterOrEqual(t, took, submission.DataGrace)
+		assert.Less(t, took, submission.DataGrace+time.Minute, "closed soon after the grace period")
+		assert.Empty(t, e.backend.got(), "nothing partial is committed")
+
+		c = e.dialGreeted()
+		c.login()
+		c.run("> MAIL FROM:<alice@example.org>", "< 250", "> RCPT TO:<b@example.net>", "< 250", "> BDAT 100000 LAST")
+		stop = make(chan struct{})
+		start = time.Now()
+		drip(t, c, stop)
+		c.expect("421 4.4.2")
+		took = time.Since(start)
+		close(stop)
+		assert.GreaterOrEqual(t, took, submission.DataGrace)
+		assert.Less(t, took, submission.DataGrace+time.Minute, "BDAT: closed soon after the grace period")
+		assert.Empty(t, e.backend.got(), "nothing partial is committed")
+		assert.Equal(t, []string{"closed:idle timeout", "closed:idle timeout"}, e.waitClosed(2))
+	})
+	synctest.Test(t, func(t *testing.T) {
+		e := newServer(t, nil)
+		c := e.dialGreeted()
+		c.login()
+		c.run("> MAIL FROM:<alice@example.org>", "< 250", "> RCPT TO:<b@example.net>", "< 250", "> DATA", "< 354")
+		c.send("From: alice@example.org\r\nSubject: slow\r\n\r\n")
+		line := strings.Repeat("y", 2046) + "\r\n"
+		start := time.Now()
+		for range 15 * 60 {
+			time.Sleep(time.Second)
+			c.send(line)
+		}
+		c.send(".\r\n")
+		c.expect("250 2.0.0")
+		assert.GreaterOrEqual(t, time.Since(start), 15*time.Minute)
+		require.Len(t, e.backend.got(), 1)
+	})
+}
+
 // X11: connections past the per-address limit are refused with 421 4.7.0;
 // other addresses are unaffected; the default allows 20 from one address.
 func TestX11ConnectionFlood(t *testing.T) {
