@@ -259,13 +259,13 @@ func (s *Server) writeTimeout() time.Duration { return netsrv.Timeout(s.WriteTim
 // [Server.MinDataRate] applies.
 const DataGrace = 10 * time.Minute
 
-func (s *Server) minDataRate() int { return netsrv.Limit(s.MinDataRate, 1024) }
-func (s *Server) maxConns() int               { return netsrv.Limit(s.MaxConns, 5000) }
-func (s *Server) maxConnsPerAddr() int        { return netsrv.Limit(s.MaxConnsPerAddr, 20) }
-func (s *Server) maxLineLength() int          { return netsrv.Limit(s.MaxLineLength, DefaultMaxLineLength) }
-func (s *Server) maxSizeExcess() int64        { return netsrv.Limit(s.MaxSizeExcess, 1<<20) }
-func (s *Server) maxHeaderBytes() int         { return netsrv.Limit(s.MaxHeaderBytes, 256<<10) }
-func (s *Server) maxRecipients() int          { return netsrv.Limit(s.MaxRecipients, DefaultMaxRecipients) }
+func (s *Server) minDataRate() int     { return netsrv.Limit(s.MinDataRate, 1024) }
+func (s *Server) maxConns() int        { return netsrv.Limit(s.MaxConns, 5000) }
+func (s *Server) maxConnsPerAddr() int { return netsrv.Limit(s.MaxConnsPerAddr, 20) }
+func (s *Server) maxLineLength() int   { return netsrv.Limit(s.MaxLineLength, DefaultMaxLineLength) }
+func (s *Server) maxSizeExcess() int64 { return netsrv.Limit(s.MaxSizeExcess, 1<<20) }
+func (s *Server) maxHeaderBytes() int  { return netsrv.Limit(s.MaxHeaderBytes, 256<<10) }
+func (s *Server) maxRecipients() int   { return netsrv.Limit(s.MaxRecipients, DefaultMaxRecipients) }
 
 func (s *Server) maxMessageBytes() int64 {
 	return netsrv.Limit(s.MaxMessageBytes, DefaultMaxMessageBytes)
