@@ -32,6 +32,11 @@ type Backend interface {
 	// [ErrQuotaExceeded] or [ErrTemporary], or an [*Error], chooses the
 	// reply; any other error is "451 4.3.0" and logged. A panic is
 	// recovered and logged, and the client is disconnected with "421".
+	//
+	// The reply covers every recipient at once, and a client retries the
+	// whole message after an error: a Submit that fails should leave no
+	// recipient with a copy, or the retry duplicates it (store/maildir
+	// expunges the copies it had delivered).
 	Submit(ctx context.Context, env *Envelope, msg io.Reader) error
 }
 

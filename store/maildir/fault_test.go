@@ -3,6 +3,7 @@ package maildir_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -477,4 +478,50 @@ func TestPowerLossNewUserAndMailbox(t *testing.T) {
 	if assert.Len(t, sd.Messages, 1, "appended message after power loss") {
 		assert.Equal(t, appended, readMsg(t, fresh, sd.Messages[0].UID))
 	}
+}
+
+// failingRelay refuses every message, temporarily.
+type failingRelay struct{}
+
+func (failingRelay) Submit(ctx context.Context, env *submission.Envelope, msg io.Reader) error {
+	io.Copy(io.Discard, msg)
+	return fmt.Errorf("%w: relay host unreachable", submission.ErrTemporary)
+}
+
+// A submission is all or nothing: when the delivery to one local user, or
+// the relay, fails, the copies already delivered are expunged again, so
+// that the client's retry does not give anyone the message twice.
+func TestSubmitAllOrNothing(t *testing.T) {
+	root := t.TempDir()
+	ffs := &faultFS{}
+	s := &maildir.Store{Root: root, PollInterval: -1}
+	maildir.SetFS(s, ffs)
+	defer s.Close()
+	for _, u := range []string{"hal@example.org", "ivy@example.org"} {
+		require.NoError(t, s.CreateUser(ctx, u))
+	}
+	hal := openMailbox(t, openUser(t, s, "hal@example.org"), "INBOX")
+	ivy := openMailbox(t, openUser(t, s, "ivy@example.org"), "INBOX")
+	ivyDir, _ := s.UserDir("ivy@example.org")
+
+	// The second user's delivery fails: the first user's copy goes again.
+	ffs.setFail(func(op, p string) error {
+		return when(op == "syncdir" && strings.HasPrefix(p, ivyDir), syscall.EIO)
+	})
+	err := s.Submit(ctx, envelope("hal@example.org", "ivy@example.org"), strings.NewReader(msg("x", "y")))
+	require.Error(t, err)
+	ffs.setFail(nil)
+	assert.Empty(t, syncAll(t, hal).Messages, "hal's copy was removed")
+	require.NoError(t, s.Submit(ctx, envelope("hal@example.org", "ivy@example.org"), strings.NewReader(msg("retry", "y"))))
+	assert.Len(t, syncAll(t, hal).Messages, 1, "the retry: one copy")
+	assert.Len(t, syncAll(t, ivy).Messages, 1)
+
+	// The relay fails after both local deliveries: both are removed.
+	s.Relay = failingRelay{}
+	err = s.Submit(ctx, envelope("hal@example.org", "ivy@example.org", "zed@example.net"), strings.NewReader(msg("relayed", "z")))
+	require.ErrorIs(t, err, submission.ErrTemporary)
+	assert.Len(t, syncAll(t, hal).Messages, 1, "only the earlier message")
+	assert.Len(t, syncAll(t, ivy).Messages, 1)
+	halDir, _ := s.UserDir("hal@example.org")
+	assert.Empty(t, listDir(t, filepath.Join(halDir, "tmp")))
 }

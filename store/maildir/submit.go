@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -53,13 +54,16 @@ func (s *Store) CheckRecipient(ctx context.Context, env *submission.Envelope, rc
 }
 
 // Submit implements submission.Backend. The message is written once to a
-// temporary file (fsynced), given to Store.Relay for recipients that are
-// not local, then linked into the INBOX of every local recipient (once per
-// user, whatever the number of addresses), each copy made durable and
-// indexed before the next. Submit returns nil only when every copy is
-// durable. If delivery to one user fails after others succeeded, those
-// keep their copy: the interface has no per-recipient result, so a retry
-// by the client duplicates them.
+// temporary file (fsynced), linked into the INBOX of every local recipient
+// (once per user, whatever the number of addresses), each copy made
+// durable and indexed before the next, and then given to Store.Relay for
+// recipients that are not local. Submit returns nil only when every copy
+// is durable and the relay took the rest. It is all or nothing, as far as
+// it can be: if a delivery or the relay fails, the copies already
+// delivered are expunged again before the error is returned, so that the
+// client's retry (the SMTP reply covers every recipient at once) does not
+// give those recipients the message twice. Only a crash in between can
+// leave them a copy.
 func (s *Store) Submit(ctx context.Context, env *submission.Envelope, msg io.Reader) error {
 	var users []string
 	seen := make(map[string]bool)
@@ -100,28 +104,64 @@ func (s *Store) Submit(ctx context.Context, env *submission.Envelope, msg io.Rea
 		return submissionError(err)
 	}
 	defer fsys.Remove(st.path)
+	type copied struct {
+		user string
+		uid  imap4.UID
+	}
+	var done []copied
+	undo := func(cause error) error {
+		ctx := context.WithoutCancel(ctx)
+		for _, c := range done {
+			if err := s.undeliver(ctx, c.user, c.uid); err != nil {
+				s.logger().LogAttrs(ctx, slog.LevelError, "maildir: removing a copy of a message whose submission failed; a retry will duplicate it",
+					slog.String("user", c.user), slog.Uint64("uid", uint64(c.uid)), slog.Any("err", err))
+			}
+		}
+		return cause
+	}
+	for _, name := range users {
+		uid, err := s.deliver(ctx, name, st)
+		if err != nil {
+			return undo(submissionError(err))
+		}
+		done = append(done, copied{name, uid})
+	}
 	if len(remote) > 0 {
 		r, err := fsys.OpenFile(st.path, os.O_RDONLY, 0)
 		if err != nil {
-			return submissionError(err)
+			return undo(submissionError(err))
 		}
 		err = s.Relay.Submit(ctx, &relayEnv, r)
 		r.Close()
 		if err != nil {
-			return err
-		}
-	}
-	for _, name := range users {
-		if err := s.deliver(ctx, name, st); err != nil {
-			return submissionError(err)
+			return undo(err)
 		}
 	}
 	return nil
 }
 
 // deliver links a staged message into a user's INBOX.
-func (s *Store) deliver(ctx context.Context, name string, st *staged) error {
+func (s *Store) deliver(ctx context.Context, name string, st *staged) (imap4.UID, error) {
 	u, err := s.acquire(ctx, name, true)
+	if err != nil {
+		return 0, err
+	}
+	defer s.release(u)
+	f, err := u.folder("INBOX")
+	if err != nil {
+		return 0, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.loadedLocked(); err != nil {
+		return 0, err
+	}
+	return f.deliverLocked(st, nil, true, nil)
+}
+
+// undeliver expunges a message deliver added.
+func (s *Store) undeliver(ctx context.Context, name string, uid imap4.UID) error {
+	u, err := s.acquire(ctx, name, false)
 	if err != nil {
 		return err
 	}
@@ -130,12 +170,7 @@ func (s *Store) deliver(ctx context.Context, name string, st *staged) error {
 	if err != nil {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.loadedLocked(); err != nil {
-		return err
-	}
-	_, err = f.deliverLocked(st, nil, true, nil)
+	_, err = f.expunge([]imap4.UID{uid}, false, nil)
 	return err
 }
 
