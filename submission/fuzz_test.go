@@ -46,6 +46,7 @@ func FuzzSession(f *testing.F) {
 		"EHLO x\r\nAUTH PLAIN " + ir + "\r\nMAIL FROM:<alice@example.org> BODY=BINARYMIME\r\nRCPT TO:<b@example.net>\r\nBDAT 10\r\n0123456789BDAT 3 LAST\r\nabc",
 		"EHLO x\r\nAUTH LOGIN\r\n" + b64("alice@example.org") + "\r\n" + b64("secret") + "\r\nMAIL FROM:<bob@example.org>\r\n",
 		"EHLO x\r\nAUTH PLAIN " + ir + "\r\nMAIL FROM:<alice@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nFrom: bob@example.org\r\n\r\nx\n.\nMAIL FROM:<x@y>\r\n.\r\n",
+		"EHLO x\r\nAUTH PLAIN " + ir + "\r\nMAIL FROM:<alice@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nResent-From: alice@example.org\r\nResent-Sender:\r\n\talice@example.org\r\nResent-From: x@y\r\nFrom: alice@example.org\r\n\r\nx\r\n.\r\n",
 		"HELO x\r\nNOOP\r\n",
 		"STARTTLS\r\nRSET\r\nVRFY a\r\nHELP\r\nXYZ\r\n",
 		"EHLO x\r\nAUTH PLAIN " + ir + "\r\nBDAT 99999999999 LAST\r\n",

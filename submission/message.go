@@ -251,6 +251,29 @@ func (d *delivery) prepareHeader(block []byte, sep int) ([]byte, error) {
 		d.refusal = &reply{550, "5.6.0", "More than one Sender header field"}
 		return nil, errStop
 	}
+	resentFrom, resentSender := topResentBlock(block)
+	if resentFrom != "" {
+		addrs, err := addressParser.ParseList(resentFrom)
+		if err != nil || len(addrs) == 0 {
+			d.refusal = &reply{550, "5.6.0", "Malformed Resent-From header field"}
+			return nil, errStop
+		}
+		for _, a := range addrs {
+			if !d.allowed(HeaderResentFrom, a.Address) {
+				return nil, errStop
+			}
+		}
+	}
+	if resentSender != "" {
+		a, err := addressParser.Parse(resentSender)
+		if err != nil {
+			d.refusal = &reply{550, "5.6.0", "Malformed Resent-Sender header field"}
+			return nil, errStop
+		}
+		if !d.allowed(HeaderResentSender, a.Address) {
+			return nil, errStop
+		}
+	}
 	if d.cfg.addHeaders {
 		if !h.Has("Date") {
 			added.WriteString("Date: " + d.cfg.now().Format(dateLayout) + "\r\n")
@@ -349,4 +372,56 @@ func (c *conn) finish(d *delivery, berr, restErr error) action {
 	}
 	c.reply(r)
 	return proceed
+}
+
+// topResentBlock returns the Resent-From and Resent-Sender values of the
+// header's first (most recent, RFC 5322 §3.6.6: each resending prepends its
+// block) resent block: the run of Resent-* fields that starts at the first
+// one and ends at the first other field or at a second Resent-From.
+// Empty strings when there is none.
+func topResentBlock(header []byte) (from, sender string) {
+	in := false
+	var cur *string // the field being read (for folded lines), or nil
+	for len(header) > 0 {
+		line := header
+		if i := bytes.IndexByte(header, '\n'); i >= 0 {
+			line, header = header[:i], header[i+1:]
+		} else {
+			header = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			if cur != nil {
+				*cur += " " + string(bytes.TrimSpace(line))
+			}
+			continue
+		}
+		cur = nil
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		name = bytes.TrimSpace(name)
+		resent := len(name) > 7 && bytes.EqualFold(name[:7], []byte("Resent-"))
+		switch {
+		case !resent && in:
+			return from, sender
+		case !resent:
+			continue
+		}
+		in = true
+		v := string(bytes.TrimSpace(value))
+		switch {
+		case bytes.EqualFold(name, []byte("Resent-From")):
+			if from != "" {
+				return from, sender // the next block
+			}
+			from, cur = v, &from
+		case bytes.EqualFold(name, []byte("Resent-Sender")):
+			if sender == "" {
+				sender, cur = v, &sender
+			}
+		}
+	}
+	return from, sender
 }

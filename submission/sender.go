@@ -17,11 +17,19 @@ const (
 	HeaderFrom SenderField = "From"
 	// HeaderSender is the address of the message's Sender header field.
 	HeaderSender SenderField = "Sender"
+	// HeaderResentFrom is an address of the Resent-From field of a
+	// message's most recent resent block (RFC 5322 §3.6.6): who resends
+	// it. From and Sender are checked too, since that is what readers see.
+	HeaderResentFrom SenderField = "Resent-From"
+	// HeaderResentSender is the address of the Resent-Sender field of the
+	// most recent resent block.
+	HeaderResentSender SenderField = "Resent-Sender"
 )
 
 // A SenderPolicyFunc decides whether the authenticated identity id may use
-// addr as a sender in field: the envelope sender of MAIL FROM, and each
-// address of the message's From and Sender header fields. This is what
+// addr as a sender in field: the envelope sender of MAIL FROM, each
+// address of the message's From and Sender header fields, and those of the
+// Resent-From and Resent-Sender fields of its most recent resent block. This is what
 // Exchange calls the sender's permission to send as, and what stops an
 // authenticated user from impersonating another (Postfix
 // reject_sender_login_mismatch).

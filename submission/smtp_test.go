@@ -202,6 +202,12 @@ func TestS6SenderSpoofing(t *testing.T) {
 		{"two From fields", "alice@example.org", "From: alice@example.org\r\nFrom: bob@example.org\r\n", "550 5.6.0"},
 		{"malformed From", "alice@example.org", "From: <<<\r\n", "550 5.6.0"},
 		{"malformed header", "alice@example.org", "not a header line\r\n", "550 5.6.0"},
+		{"resent by the user", "alice@example.org", "Resent-From: alice@example.org\r\nResent-Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nFrom: alice@example.org\r\n", "250 2.0.0"},
+		{"Resent-From spoof", "alice@example.org", "Resent-From: Bob <bob@example.org>\r\nResent-Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nFrom: alice@example.org\r\n", "550 5.7.1 Resent-From header address <bob@example.org>"},
+		{"Resent-Sender spoof", "alice@example.org", "Resent-Sender: bob@example.org\r\nResent-From: alice@example.org\r\nFrom: alice@example.org\r\n", "550 5.7.1 Resent-Sender header"},
+		{"an older resent block is not checked", "alice@example.org", "Resent-From: alice@example.org\r\nResent-Date: Tue, 2 Jan 2024 00:00:00 +0000\r\nResent-From: carol@example.net\r\nResent-Sender:\r\n bob@example.org\r\nFrom: alice@example.org\r\n", "250 2.0.0"},
+		{"a resend does not excuse From", "alice@example.org", "Resent-From: alice@example.org\r\nFrom: ceo@example.org\r\n", "550 5.7.1 From header"},
+		{"malformed Resent-From", "alice@example.org", "Resent-From: <<<\r\nFrom: alice@example.org\r\n", "550 5.6.0"},
 	}
 	for _, tt := range tests {
 		for _, bdat := range []bool{false, true} {
