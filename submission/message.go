@@ -191,7 +191,7 @@ func (d *delivery) fixLineEndings(block []byte) ([]byte, bool) {
 	return out, true
 }
 
-// addressParser parses From and Sender. Only the addresses matter, so
+// addressParser parses From, Sender and their Resent- forms. Only the addresses matter, so
 // display names in any charset are accepted as they are.
 var addressParser = mail.AddressParser{WordDecoder: &mime.WordDecoder{
 	CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil },
@@ -216,61 +216,30 @@ func (d *delivery) prepareHeader(block []byte, sep int) ([]byte, error) {
 	}
 	var added bytes.Buffer
 	froms := h.Values("From")
-	switch len(froms) {
-	case 0:
-		if d.cfg.addHeaders {
-			added.WriteString("From: <" + d.env.From + ">\r\n")
-		}
-	case 1:
-		addrs, err := addressParser.ParseList(froms[0])
-		if err != nil || len(addrs) == 0 {
-			d.refusal = &reply{550, "5.6.0", "Malformed From header field"}
-			return nil, errStop
-		}
-		for _, a := range addrs {
-			if !d.allowed(HeaderFrom, a.Address) {
-				return nil, errStop
-			}
-		}
-	default:
+	switch {
+	case len(froms) == 0 && d.cfg.addHeaders:
+		added.WriteString("From: <" + d.env.From + ">\r\n")
+	case len(froms) > 1:
 		d.refusal = &reply{550, "5.6.0", "More than one From header field"}
 		return nil, errStop
 	}
-	switch senders := h.Values("Sender"); len(senders) {
-	case 0:
-	case 1:
-		a, err := addressParser.Parse(senders[0])
-		if err != nil {
-			d.refusal = &reply{550, "5.6.0", "Malformed Sender header field"}
-			return nil, errStop
-		}
-		if !d.allowed(HeaderSender, a.Address) {
-			return nil, errStop
-		}
-	default:
+	senders := h.Values("Sender")
+	if len(senders) > 1 {
 		d.refusal = &reply{550, "5.6.0", "More than one Sender header field"}
 		return nil, errStop
 	}
 	resentFrom, resentSender := topResentBlock(block)
-	if resentFrom != "" {
-		addrs, err := addressParser.ParseList(resentFrom)
-		if err != nil || len(addrs) == 0 {
-			d.refusal = &reply{550, "5.6.0", "Malformed Resent-From header field"}
-			return nil, errStop
-		}
-		for _, a := range addrs {
-			if !d.allowed(HeaderResentFrom, a.Address) {
-				return nil, errStop
-			}
-		}
-	}
-	if resentSender != "" {
-		a, err := addressParser.Parse(resentSender)
-		if err != nil {
-			d.refusal = &reply{550, "5.6.0", "Malformed Resent-Sender header field"}
-			return nil, errStop
-		}
-		if !d.allowed(HeaderResentSender, a.Address) {
+	for _, f := range []struct {
+		field  SenderField
+		values []string
+		list   bool
+	}{
+		{HeaderFrom, froms, true},
+		{HeaderSender, senders, false},
+		{HeaderResentFrom, nonEmpty(resentFrom), true},
+		{HeaderResentSender, nonEmpty(resentSender), false},
+	} {
+		if len(f.values) == 1 && !d.checkField(f.field, f.values[0], f.list) {
 			return nil, errStop
 		}
 	}
@@ -292,6 +261,39 @@ func (d *delivery) prepareHeader(block []byte, sep int) ([]byte, error) {
 	out = append(out, added.Bytes()...)
 	out = append(out, block[len(fields):]...)
 	return out, nil
+}
+
+// checkField parses a sender header field (an address list for From and
+// Resent-From, one address otherwise) and applies the sender policy to
+// each address; false means refused (d.refusal or d.senderErr says why).
+func (d *delivery) checkField(field SenderField, value string, list bool) bool {
+	var addrs []*mail.Address
+	var err error
+	if list {
+		addrs, err = addressParser.ParseList(value)
+	} else {
+		var a *mail.Address
+		a, err = addressParser.Parse(value)
+		addrs = []*mail.Address{a}
+	}
+	if err != nil || len(addrs) == 0 {
+		d.refusal = &reply{550, "5.6.0", "Malformed " + string(field) + " header field"}
+		return false
+	}
+	for _, a := range addrs {
+		if !d.allowed(field, a.Address) {
+			return false
+		}
+	}
+	return true
+}
+
+// nonEmpty returns []string{s}, or nil for "".
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
 }
 
 // allowed applies the sender policy to a header address.
