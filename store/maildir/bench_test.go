@@ -65,10 +65,14 @@ func benchMaildir(b *testing.B, n int) (string, string) {
 	return root, dir
 }
 
-func removeIndex(b *testing.B, dir string) {
+func removeIndex(b *testing.B, dir string) { removeIndexFiles(b, dir) }
+
+// removeIndexFiles removes a folder's index, journal and cache, as a lost
+// or wiped index would leave it.
+func removeIndexFiles(t testing.TB, dir string) {
 	for _, f := range []string{"mailfront-index", "mailfront-index.log", "mailfront-cache"} {
 		if err := os.Remove(filepath.Join(dir, f)); err != nil && !os.IsNotExist(err) {
-			b.Fatal(err)
+			t.Fatal(err)
 		}
 	}
 }

@@ -59,8 +59,12 @@
 // fields); MF=UIDVALIDITY.UID is this store's UID tag; ":2," is followed by
 // the flag letters every Maildir program understands: D (\Draft),
 // F (\Flagged), P (passed: the $Forwarded keyword), R (\Answered),
-// S (\Seen), T (\Deleted). Letters the store does not know (Dovecot's
-// keyword letters) are kept. Other keywords are kept in the index.
+// S (\Seen), T (\Deleted). Dovecot writes keywords as the letters a-z,
+// mapped by the folder's dovecot-keywords file: the store reads them when
+// it adopts a file (so keywords survive a move from Dovecot, and a
+// rebuilt index), and drops a letter when its keyword is removed, so that
+// a rebuild never brings it back. Keywords set through the store are kept
+// in its index only; other unknown letters are kept as they are.
 //
 // Line endings: messages the store writes (APPEND, submission) are stored
 // and served exactly as received: with CRLF line endings, or binary

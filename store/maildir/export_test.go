@@ -17,12 +17,15 @@ var OSFS FS = osFS{}
 func SetFS(s *Store, fsys FS) { s.fsOver = fsys }
 
 var (
-	FolderDirName  = folderDirName
-	FolderName     = folderName
-	CanonicalUser  = canonicalUser
-	ParseInfo      = parseInfo
-	FormatInfo     = formatInfo
-	ParseFieldsUID = func(base string) (uint32, uint32, bool) {
+	FolderDirName = folderDirName
+	FolderName    = folderName
+	CanonicalUser = canonicalUser
+	ParseInfo     = parseInfo
+	FormatInfo    = formatInfo
+	// DovecotKeywords parses a dovecot-keywords file and returns the
+	// keywords the letters of extra stand for.
+	DovecotKeywords = func(data []byte, extra string) []string { return parseDovecotKeywords(data).names(extra) }
+	ParseFieldsUID  = func(base string) (uint32, uint32, bool) {
 		nf := parseFields(base)
 		return nf.validity, uint32(nf.uid), nf.hasTag
 	}

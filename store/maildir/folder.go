@@ -63,8 +63,9 @@ type folder struct {
 	st       *indexState
 	kwIndex  map[string]int
 	interned map[string][]string
-	resUID   imap4.UID    // every UID below this is reserved in uidsFile
-	resMod   imap4.ModSeq // every modseq below this is reserved
+	dkw      *dovecotKeywords // read when first needed, see keywords.go
+	resUID   imap4.UID        // every UID below this is reserved in uidsFile
+	resMod   imap4.ModSeq     // every modseq below this is reserved
 	log      file
 	logSize  int64
 	snapSize int64
@@ -177,6 +178,7 @@ func (f *folder) loadLocked() error {
 		f.log = nil
 	}
 	f.pending = nil
+	f.dkw = nil
 	f.kwIndex = make(map[string]int)
 	f.interned = make(map[string][]string)
 	f.forceScan = false

@@ -147,3 +147,19 @@ func FuzzCRLFReaderAt(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDovecotKeywords: any dovecot-keywords file (written by another
+// program) parses without panicking, and maps letters only to valid
+// keywords.
+func FuzzDovecotKeywords(f *testing.F) {
+	f.Add([]byte("0 $Label1\n1 Junk\n3 $Forwarded\n"), "abcd")
+	f.Add([]byte("25 z\n26 toofar\n-1 neg\n 2  spaced \nnoline"), "zyc")
+	f.Add([]byte("0 bad(atom\n0 \x00\n"), "a")
+	f.Fuzz(func(t *testing.T, data []byte, extra string) {
+		for _, kw := range maildir.DovecotKeywords(data, extra) {
+			if kw == "" || strings.ContainsAny(kw, " (){%*\"\\]\r\n") {
+				t.Fatalf("invalid keyword %q", kw)
+			}
+		}
+	})
+}

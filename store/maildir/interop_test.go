@@ -253,3 +253,68 @@ func TestInteropExistingMaildir(t *testing.T) {
 	require.Len(t, gd.Messages, 1)
 	assert.ElementsMatch(t, []string{imap4.FlagAnswered, imap4.FlagSeen}, gd.Messages[0].Flags)
 }
+
+// A Maildir from Dovecot carries keywords as letters a-z in its file names,
+// mapped by dovecot-keywords: the store reads them, keeps them true (a
+// removed keyword's letter leaves the file name), and an index rebuilt
+// from the file names has them again but never a removed one.
+func TestInteropDovecotKeywords(t *testing.T) {
+	root := t.TempDir()
+	s := &maildir.Store{Root: root, PollInterval: -1}
+	dir, err := s.UserDir("erin@example.org")
+	require.NoError(t, err)
+	for _, d := range []string{"cur", "new", "tmp"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, d), 0o700))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "dovecot-keywords"),
+		[]byte("0 $Label1\n1 Junk\n3 $Forwarded\nnot a line\n30 TooFar\n4 bad(atom\n"), 0o600))
+	deliverFile(t, dir, "cur", "1600000000.A.host:2,Sad", "Subject: a\n\nA\n")
+	deliverFile(t, dir, "cur", "1600000001.B.host:2,b", "Subject: b\n\nB\n")
+	deliverFile(t, dir, "cur", "1600000002.C.host:2,ez", "Subject: c\n\nC\n") // letters that map to nothing
+
+	u, err := s.OpenUser(ctx, ident("erin@example.org"))
+	require.NoError(t, err)
+	mb, err := u.OpenMailbox(ctx, "INBOX")
+	require.NoError(t, err)
+	sd := syncAll(t, mb)
+	require.Len(t, sd.Messages, 3)
+	assert.ElementsMatch(t, []string{imap4.FlagSeen, "$Label1", "$Forwarded"}, sd.Messages[0].Flags)
+	assert.ElementsMatch(t, []string{"Junk"}, sd.Messages[1].Flags)
+	assert.Empty(t, sd.Messages[2].Flags)
+
+	// $Label1 removed, a new keyword added: a's letter goes, "d" stays;
+	// the new keyword is kept in the index only.
+	_, err = mb.SetFlags(ctx, []imap4.UID{sd.Messages[0].UID}, imap4.StoreRemove, []string{"$label1"}, nil)
+	require.NoError(t, err)
+	_, err = mb.SetFlags(ctx, []imap4.UID{sd.Messages[1].UID}, imap4.StoreAdd, []string{"$Mine"}, nil)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"2,PSd", "2,b", "2,ez"}, infoParts(t, filepath.Join(dir, "cur")), "$Forwarded is also the P flag")
+	require.NoError(t, mb.Close())
+	require.NoError(t, u.Close())
+	require.NoError(t, s.Close())
+
+	// The index is lost: the rebuild reads the letters again.
+	removeIndexFiles(t, dir)
+	s = &maildir.Store{Root: root, PollInterval: -1}
+	t.Cleanup(func() { s.Close() })
+	mb = openMailbox(t, openUser(t, s, "erin@example.org"), "INBOX")
+	sd = syncAll(t, mb)
+	require.Len(t, sd.Messages, 3)
+	assert.ElementsMatch(t, []string{imap4.FlagSeen, "$Forwarded"}, sd.Messages[0].Flags, "$Label1 does not come back")
+	assert.ElementsMatch(t, []string{"Junk"}, sd.Messages[1].Flags, "index-only keywords are lost with the index")
+
+	// $Forwarded removed: P and its letter both go.
+	_, err = mb.SetFlags(ctx, []imap4.UID{sd.Messages[0].UID}, imap4.StoreRemove, []string{"$Forwarded"}, nil)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"2,S", "2,b", "2,ez"}, infoParts(t, filepath.Join(dir, "cur")))
+}
+
+// infoParts returns the info parts ("2,S") of the file names in dir.
+func infoParts(t *testing.T, dir string) []string {
+	var infos []string
+	for _, n := range listDir(t, dir) {
+		_, info, _ := strings.Cut(n, ":")
+		infos = append(infos, info)
+	}
+	return infos
+}

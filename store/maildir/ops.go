@@ -371,10 +371,10 @@ func (f *folder) setFlags(uids []imap4.UID, op imap4.StoreOp, flags []string, op
 		}
 		ne := *e
 		ne.sys, ne.kw = nf.sys, nf.kw
-		if ne.sys != e.sys {
-			base, info := splitName(e.name)
-			_, extra := parseInfo(info)
-			ne.name = base + ":" + formatInfo(ne.sys, extra)
+		base, info := splitName(e.name)
+		_, extra := parseInfo(info)
+		if kept := f.keepLettersLocked(extra, ne.sys, ne.kw); ne.sys != e.sys || kept != extra {
+			ne.name = base + ":" + formatInfo(ne.sys, kept)
 			from, to := f.path("cur", e.name), f.path("cur", ne.name)
 			if err := fsys.Rename(from, to); err != nil {
 				if errors.Is(err, fs.ErrNotExist) {

@@ -338,6 +338,13 @@ func (f *folder) adoptLocked(cands []cand, rebuild bool) (bool, error) {
 			nb = base
 		}
 		sys, extra := parseInfo(info)
+		var kw []uint16
+		if hasKeywordLetters(extra) {
+			// Dovecot's keyword letters ($Forwarded is the P flag here).
+			if fs, err := f.parseFlagsLocked(f.dovecotKeywordsLocked().names(extra)); err == nil {
+				sys, kw = sys|fs.sys, fs.kw
+			}
+		}
 		name := nb + ":" + formatInfo(sys, extra)
 		if bases[nb] || (name != c.name && exists(fsys, f.path("cur", name))) {
 			// Another message has this unique part (a copied file): this
@@ -356,8 +363,8 @@ func (f *folder) adoptLocked(cands []cand, rebuild bool) (bool, error) {
 			moved = true
 		}
 		bases[nb] = true
-		e := &entry{uid: uid, modseq: ms, date: fi.ModTime().UnixNano(), size: size, phys: phys, sys: sys, name: name}
-		e.flags = f.internLocked(e.sys, nil)
+		e := &entry{uid: uid, modseq: ms, date: fi.ModTime().UnixNano(), size: size, phys: phys, sys: sys, kw: kw, name: name}
+		e.flags = f.internLocked(e.sys, e.kw)
 		f.insertLocked(e)
 		if !rebuild { // a rebuild writes a snapshot instead
 			f.pending = encodeRecord(f.pending, putRecord(e))
