@@ -22,10 +22,9 @@ import (
 // the first message (in UID order) that arrived after the Server started
 // (by its internal date), or that the Server itself added (APPEND, COPY,
 // MOVE, whatever their dates): mail that came while it ran is recent, mail
-// from before is not. RFC 3501
-// asks that a message be considered recent when the server cannot tell;
-// calling a whole mailbox recent after every restart would make the count
-// meaningless.
+// from before is not. RFC 3501 asks that a message be considered recent
+// when the server cannot tell; calling a whole mailbox recent after every
+// restart would make the count meaningless.
 
 // maxRecentMarks bounds the marks a Server keeps; past it, the least
 // recently used half is forgotten.
