@@ -18,3 +18,9 @@ func ParseAndFormatUsers(content string) ([]string, error) {
 	}
 	return lines, nil
 }
+
+// UsersFileCheckInterval and UsersFileSettle are the users file's timing.
+const (
+	UsersFileCheckInterval = usersFileCheckInterval
+	UsersFileSettle        = usersFileSettle
+)

@@ -58,9 +58,12 @@ import (
 //
 // A UsersFile notices when its file changes (a different size, modification
 // time or inode, checked at most once a second when it is consulted) and
-// loads it again; if the new content is invalid, it keeps serving the last
-// valid content and [UsersFile.LastError] reports why. [UsersFile.Reload]
-// loads it at once, for instance on SIGHUP.
+// loads it again once it has been left alone for half a second (a file
+// rewritten in place is empty or half written for a moment; replacing it
+// by rename, as [AddUser] does, is best); if the new content is invalid,
+// it keeps serving the last valid content and [UsersFile.LastError]
+// reports why. [UsersFile.Reload] loads it at once, for instance on
+// SIGHUP.
 //
 // Failed logins take the same time for unknown users, disabled users and
 // wrong passwords when the users' hashes use [HashPassword]'s parameters:
@@ -88,6 +91,12 @@ var (
 
 // usersFileCheckInterval is how often a UsersFile looks at its file.
 const usersFileCheckInterval = time.Second
+
+// usersFileSettle is how long a changed file must have been left alone
+// before it is reloaded automatically: a file rewritten in place (an
+// editor, "cat >") is empty or half written for a moment, and loading it
+// then would make every user vanish until the next check.
+const usersFileSettle = 500 * time.Millisecond
 
 // maxUsersFileLine bounds the length of one line of a users file.
 const maxUsersFileLine = 64 << 10
@@ -208,6 +217,9 @@ func (f *UsersFile) maybeReload() {
 	}
 	if f.stat != nil && os.SameFile(f.stat, st) && f.stat.Size() == st.Size() && f.stat.ModTime().Equal(st.ModTime()) {
 		return
+	}
+	if age := time.Unix(0, now).Sub(st.ModTime()); age >= 0 && age < usersFileSettle {
+		return // being written, maybe: look again at the next check
 	}
 	f.loadLocked()
 }

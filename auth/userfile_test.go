@@ -591,3 +591,30 @@ func TestUsersFileHasUser(t *testing.T) {
 	assert.False(t, f.HasUser("carol@example.org"))
 	assert.Equal(t, []string{"Bob@Example.org", "alice@example.org"}, f.Users())
 }
+
+// TestUsersFileHalfWritten: a file caught half written in place (here:
+// truncated, as "cat > users" leaves it for a moment) is not loaded by the
+// automatic check while it was changed less than UsersFileSettle ago, so
+// the users do not vanish meanwhile; once left alone, it is loaded.
+// File times are set explicitly, so that the outcome does not depend on
+// how fast the test runs.
+func TestUsersFileHalfWritten(t *testing.T) {
+	ctx := context.Background()
+	pw := fastHash(t, "pw")
+	f, path := openUsers(t, "alice@example.org:"+pw+"\n")
+	time.Sleep(auth.UsersFileCheckInterval + 10*time.Millisecond)
+	require.NoError(t, os.Truncate(path, 0))
+	now := time.Now()
+	require.NoError(t, os.Chtimes(path, now, now)) // written "just now"
+	_, err := f.Authenticate(ctx, "alice@example.org", "pw")
+	assert.NoError(t, err, "a file changed a moment ago is not loaded yet")
+
+	writeUsers(t, path, "alice@example.org:"+pw+"\nbob@example.org:"+pw+"\n")
+	old := time.Now().Add(-2 * auth.UsersFileSettle)
+	require.NoError(t, os.Chtimes(path, old, old)) // left alone since
+	time.Sleep(auth.UsersFileCheckInterval + 10*time.Millisecond)
+	_, err = f.Authenticate(ctx, "bob@example.org", "pw")
+	assert.NoError(t, err, "once left alone, it is loaded")
+	_, err = f.Authenticate(ctx, "alice@example.org", "pw")
+	assert.NoError(t, err)
+}
