@@ -59,12 +59,14 @@
 // fields); MF=UIDVALIDITY.UID is this store's UID tag; ":2," is followed by
 // the flag letters every Maildir program understands: D (\Draft),
 // F (\Flagged), P (passed: the $Forwarded keyword), R (\Answered),
-// S (\Seen), T (\Deleted). Dovecot writes keywords as the letters a-z,
-// mapped by the folder's dovecot-keywords file: the store reads them when
-// it adopts a file (so keywords survive a move from Dovecot, and a
-// rebuilt index), and drops a letter when its keyword is removed, so that
-// a rebuild never brings it back. Keywords set through the store are kept
-// in its index only; other unknown letters are kept as they are.
+// S (\Seen), T (\Deleted). Keywords are the letters a-z, as Dovecot
+// writes them, mapped by the folder's dovecot-keywords file ("0 $Label1"
+// makes "a" mean $Label1; the first 26 keywords of a folder get a letter,
+// and $Forwarded gets one beside P, since Dovecot knows it only as a
+// keyword). The index is the truth while it is there; the letters let an
+// index rebuilt from the file names keep the keywords, and let Dovecot and
+// this store read each other's Maildirs. Other letters are kept as they
+// are.
 //
 // Line endings: messages the store writes (APPEND, submission) are stored
 // and served exactly as received: with CRLF line endings, or binary

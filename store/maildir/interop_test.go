@@ -190,10 +190,13 @@ func TestInteropOtherPrograms(t *testing.T) {
 		v, uid, ok := maildir.ParseFieldsUID(strings.SplitN(n, ":", 2)[0])
 		if ok && v == sd.UIDValidity && imap4.UID(uid) == own {
 			found = true
-			assert.True(t, strings.HasSuffix(n, ":2,DPT"), "name %q: want the info suffix :2,DPT", n)
+			assert.True(t, strings.HasSuffix(n, ":2,DPTab"), "name %q: want the info suffix :2,DPTab (a: $Forwarded, b: Work)", n)
 		}
 	}
 	assert.True(t, found, "appended message's file")
+	kw, err := os.ReadFile(filepath.Join(root, "dovecot-keywords"))
+	require.NoError(t, err)
+	assert.Equal(t, "0 $Forwarded\n1 Work\n", string(kw), "the letters' keywords, for Dovecot (which knows P as no flag) and for a rebuild")
 }
 
 func mustSync(t *testing.T, mb imap4.Mailbox, since imap4.ModSeq) *imap4.SyncData {
@@ -283,12 +286,15 @@ func TestInteropDovecotKeywords(t *testing.T) {
 	assert.Empty(t, sd.Messages[2].Flags)
 
 	// $Label1 removed, a new keyword added: a's letter goes, "d" stays;
-	// the new keyword is kept in the index only.
+	// the new keyword gets the first free letter, c.
 	_, err = mb.SetFlags(ctx, []imap4.UID{sd.Messages[0].UID}, imap4.StoreRemove, []string{"$label1"}, nil)
 	require.NoError(t, err)
 	_, err = mb.SetFlags(ctx, []imap4.UID{sd.Messages[1].UID}, imap4.StoreAdd, []string{"$Mine"}, nil)
 	require.NoError(t, err)
-	assert.ElementsMatch(t, []string{"2,PSd", "2,b", "2,ez"}, infoParts(t, filepath.Join(dir, "cur")), "$Forwarded is also the P flag")
+	assert.ElementsMatch(t, []string{"2,PSd", "2,bc", "2,ez"}, infoParts(t, filepath.Join(dir, "cur")), "$Forwarded is also the P flag")
+	kw, err := os.ReadFile(filepath.Join(dir, "dovecot-keywords"))
+	require.NoError(t, err)
+	assert.Equal(t, "0 $Label1\n1 Junk\n2 $Mine\n3 $Forwarded\n", string(kw), "what the file could read, and the new one")
 	require.NoError(t, mb.Close())
 	require.NoError(t, u.Close())
 	require.NoError(t, s.Close())
@@ -301,12 +307,12 @@ func TestInteropDovecotKeywords(t *testing.T) {
 	sd = syncAll(t, mb)
 	require.Len(t, sd.Messages, 3)
 	assert.ElementsMatch(t, []string{imap4.FlagSeen, "$Forwarded"}, sd.Messages[0].Flags, "$Label1 does not come back")
-	assert.ElementsMatch(t, []string{"Junk"}, sd.Messages[1].Flags, "index-only keywords are lost with the index")
+	assert.ElementsMatch(t, []string{"Junk", "$Mine"}, sd.Messages[1].Flags, "keywords set through the store are kept too")
 
 	// $Forwarded removed: P and its letter both go.
 	_, err = mb.SetFlags(ctx, []imap4.UID{sd.Messages[0].UID}, imap4.StoreRemove, []string{"$Forwarded"}, nil)
 	require.NoError(t, err)
-	assert.ElementsMatch(t, []string{"2,S", "2,b", "2,ez"}, infoParts(t, filepath.Join(dir, "cur")))
+	assert.ElementsMatch(t, []string{"2,S", "2,bc", "2,ez"}, infoParts(t, filepath.Join(dir, "cur")))
 }
 
 // infoParts returns the info parts ("2,S") of the file names in dir.

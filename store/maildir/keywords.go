@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -24,12 +23,14 @@ type dovecotKeywords [26]string
 // octets, with room for comments and odd lines.
 const maxDovecotKeywordsFile = 64 << 10
 
-// Keyword letters: a Maildir written by Dovecot (or a program following
-// it) carries keywords as letters a-z in its file names. The store reads
-// them when it adopts such files, so keywords survive a move from Dovecot,
-// and keeps them true afterwards: when a keyword is removed, its letter
-// leaves the file name, so that an index rebuilt from the file names
-// never brings it back. Keywords the store sets live in its index only.
+// Keyword letters: as Dovecot does, the store writes a message's keywords
+// into its file name as the letters a-z, mapped by the folder's
+// dovecot-keywords file (the first 26 keywords of a folder get one). The
+// index stays the truth while it is there; the letters let an index rebuilt
+// from the file names keep the keywords, and let Dovecot and the store
+// read each other's Maildirs. The file is written (durably) before any file
+// name uses a letter it maps; letters that map nothing are dropped when a
+// file is renamed, since they could come to mean a keyword later.
 
 // dovecotKeywordsLocked returns the folder's keyword letters, reading the
 // file the first time.
@@ -40,30 +41,79 @@ func (f *folder) dovecotKeywordsLocked() *dovecotKeywords {
 	return f.dkw
 }
 
-// keepLettersLocked returns the info letters extra without the keyword
-// letters whose keyword a message with flags sys and kw no longer has
-// (letters that stand for no keyword are kept as they are).
-func (f *folder) keepLettersLocked(extra string, sys sysFlags, kw []uint16) string {
-	if !hasKeywordLetters(extra) {
-		return extra
-	}
+// lettersLocked returns the info letters for a message with flags sys and
+// keywords kw whose file name had the letters extra: extra's letters that
+// are not keyword letters, and the letters of its keywords and of
+// $Forwarded while it has the P flag (Dovecot knows $Forwarded only as a
+// keyword), giving a letter to a keyword without one while one is free.
+// If dovecot-keywords cannot be written, the new keywords get no letter
+// (they are still in the index).
+func (f *folder) lettersLocked(extra string, sys sysFlags, kw []uint16) string {
 	m := f.dovecotKeywordsLocked()
-	out := make([]byte, 0, len(extra))
-	for i := 0; i < len(extra); i++ {
-		c := extra[i]
-		if c >= 'a' && c <= 'z' && m[c-'a'] != "" {
-			name := m[c-'a']
-			if b := sysFlagOf(name); b != 0 { // $Forwarded, kept as P
-				if sys&b == 0 {
-					continue
-				}
-			} else if k, ok := f.kwIndex[lower(name)]; !ok || !slices.Contains(kw, uint16(k)) {
-				continue
+	names := make([]string, 0, len(kw)+1)
+	if sys&flagPassed != 0 {
+		// Dovecot shows P as no flag: $Forwarded gets a letter too.
+		names = append(names, keywordForwarded)
+	}
+	for _, k := range kw {
+		names = append(names, f.st.keywords[k])
+	}
+	next, grown := *m, false
+	for _, name := range names {
+		if next.letter(name) >= 0 {
+			continue
+		}
+		for i := range next {
+			if next[i] == "" {
+				next[i], grown = name, true
+				break
 			}
 		}
-		out = append(out, c)
+	}
+	if grown {
+		if err := writeFileAtomic(f.fs(), f.path(dovecotKeywordsFile), next.format()); err != nil {
+			f.logger().LogAttrs(context.Background(), slog.LevelWarn, "maildir: writing dovecot-keywords; new keywords stay in the index only",
+				slog.String("dir", f.dir), slog.Any("err", err))
+		} else {
+			*m = next
+		}
+	}
+	out := make([]byte, 0, len(extra)+len(kw))
+	for i := 0; i < len(extra); i++ {
+		if c := extra[i]; c < 'a' || c > 'z' {
+			out = append(out, c) // not a keyword letter: kept as it is
+		}
+	}
+	for _, name := range names {
+		if i := m.letter(name); i >= 0 {
+			out = append(out, byte('a'+i))
+		}
 	}
 	return string(out)
+}
+
+// letter returns the index of the letter standing for keyword name, or -1.
+func (m *dovecotKeywords) letter(name string) int {
+	for i, n := range m {
+		if n != "" && strings.EqualFold(n, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// format renders the map as a dovecot-keywords file.
+func (m *dovecotKeywords) format() []byte {
+	var b []byte
+	for i, n := range m {
+		if n != "" {
+			b = strconv.AppendInt(b, int64(i), 10)
+			b = append(b, ' ')
+			b = append(b, n...)
+			b = append(b, '\n')
+		}
+	}
+	return b
 }
 
 // readDovecotKeywords reads the folder's dovecot-keywords file. A missing or
@@ -111,6 +161,16 @@ func (m *dovecotKeywords) names(extra string) []string {
 		}
 	}
 	return out
+}
+
+// covers reports whether every letter a-z of extra stands for a keyword.
+func (m *dovecotKeywords) covers(extra string) bool {
+	for i := 0; i < len(extra); i++ {
+		if c := extra[i]; c >= 'a' && c <= 'z' && m[c-'a'] == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // hasKeywordLetters reports whether extra holds any of the letters a-z.

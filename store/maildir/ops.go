@@ -103,7 +103,7 @@ func (f *folder) deliverLocked(s *staged, flags []string, link bool, except *mai
 		f.invalidateLocked()
 		return 0, err
 	}
-	name := withTag(uniqueName(), nameFields{}, s.phys, s.size, f.st.validity, uid) + ":" + formatInfo(fl.sys, "")
+	name := withTag(uniqueName(), nameFields{}, s.phys, s.size, f.st.validity, uid) + ":" + formatInfo(fl.sys, f.lettersLocked("", fl.sys, fl.kw))
 	dst := f.path("cur", name)
 	if link {
 		err = linkOrCopy(fsys, s.path, dst, filepath.Join(f.u.root, "tmp"), s.date)
@@ -373,8 +373,8 @@ func (f *folder) setFlags(uids []imap4.UID, op imap4.StoreOp, flags []string, op
 		ne.sys, ne.kw = nf.sys, nf.kw
 		base, info := splitName(e.name)
 		_, extra := parseInfo(info)
-		if kept := f.keepLettersLocked(extra, ne.sys, ne.kw); ne.sys != e.sys || kept != extra {
-			ne.name = base + ":" + formatInfo(ne.sys, kept)
+		if letters := f.lettersLocked(extra, ne.sys, ne.kw); ne.sys != e.sys || formatInfo(ne.sys, letters) != formatInfo(e.sys, extra) {
+			ne.name = base + ":" + formatInfo(ne.sys, letters)
 			from, to := f.path("cur", e.name), f.path("cur", ne.name)
 			if err := fsys.Rename(from, to); err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
@@ -563,7 +563,7 @@ func copyTo(src, dst *folder, uids []imap4.UID, move bool, except *mailbox) (*im
 		if err != nil {
 			return fail(err)
 		}
-		name := withTag(uniqueName(), nameFields{}, se.phys, se.size, dst.st.validity, duid) + ":" + formatInfo(fl.sys, "")
+		name := withTag(uniqueName(), nameFields{}, se.phys, se.size, dst.st.validity, duid) + ":" + formatInfo(fl.sys, dst.lettersLocked("", fl.sys, fl.kw))
 		from, to := src.path("cur", se.name), dst.path("cur", name)
 		if move {
 			err = fsys.Rename(from, to)

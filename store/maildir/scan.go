@@ -297,6 +297,7 @@ func (f *folder) adoptLocked(cands []cand, rebuild bool) (bool, error) {
 		bases[b] = true
 	}
 	changed, moved := false, false
+	reread := false // dovecot-keywords, see below
 	for i := range cands {
 		c := &cands[i]
 		src := f.path(c.dir, c.name)
@@ -340,8 +341,15 @@ func (f *folder) adoptLocked(cands []cand, rebuild bool) (bool, error) {
 		sys, extra := parseInfo(info)
 		var kw []uint16
 		if hasKeywordLetters(extra) {
-			// Dovecot's keyword letters ($Forwarded is the P flag here).
-			if fs, err := f.parseFlagsLocked(f.dovecotKeywordsLocked().names(extra)); err == nil {
+			// Keyword letters ($Forwarded is the P flag here). A letter
+			// the map lacks: the file may have come with a newer
+			// dovecot-keywords, read it again (once per scan).
+			m := f.dovecotKeywordsLocked()
+			if !m.covers(extra) && !reread {
+				f.dkw, reread = nil, true
+				m = f.dovecotKeywordsLocked()
+			}
+			if fs, err := f.parseFlagsLocked(m.names(extra)); err == nil {
 				sys, kw = sys|fs.sys, fs.kw
 			}
 		}
