@@ -45,6 +45,8 @@ func (c *conn) cmdAppend(cmd *command) error {
 	}
 	var uids []UID
 	var uidValidity uint32
+	add := c.adding(name)
+	defer add.end()
 	for {
 		d.SP()
 		var flags []string
@@ -116,9 +118,7 @@ func (c *conn) cmdAppend(cmd *command) error {
 		}
 		return err
 	}
-	if uidValidity != 0 && len(uids) > 0 {
-		c.s.recent.added(recentKey{user: c.id.Username, mailbox: name, uidValidity: uidValidity}, lowestUID(uids))
-	}
+	add.done(uidValidity, uids)
 	if c.sel != nil && c.sel.name == name {
 		c.syncView()
 	}

@@ -36,6 +36,8 @@ func (c *conn) cmdCopy(cmd *command) error {
 		return nil
 	}
 	var res *CopyResult
+	add := c.adding(dest)
+	defer add.end()
 	switch {
 	case !move:
 		res, err = sel.mb.CopyTo(c.nc.Ctx, uids, dest)
@@ -55,8 +57,8 @@ func (c *conn) cmdCopy(cmd *command) error {
 		code = "COPYUID " + itoa(uint64(res.UIDValidity)) + " " +
 			string(imapwire.AppendSet(nil, res.Source)) + " " + string(imapwire.AppendSet(nil, res.Dest))
 	}
-	if res != nil && res.UIDValidity != 0 && len(res.Dest) > 0 {
-		c.s.recent.added(recentKey{user: c.id.Username, mailbox: dest, uidValidity: res.UIDValidity}, lowestUID(res.Dest))
+	if res != nil {
+		add.done(res.UIDValidity, res.Dest)
 	}
 	if dest == sel.name {
 		c.syncView() // our own new messages: EXISTS

@@ -50,6 +50,11 @@ type recentTracker struct {
 	start time.Time
 	marks map[recentKey]*recentMark
 	clock uint64
+	// adding counts the sessions adding messages to a mailbox they have
+	// selected (by user and mailbox name): meanwhile no other session
+	// claims, so that the new messages are the adding session's, as in
+	// Dovecot, whoever learns of them first.
+	adding map[[2]string]int
 }
 
 // started records when the Server started, once.
@@ -72,6 +77,9 @@ func (t *recentTracker) claim(k recentKey, from, to UID, readOnly bool, first fu
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	m := t.markLocked(k, first)
+	if t.adding[[2]string{k.user, k.mailbox}] > 0 {
+		return to + 1 // the messages being added are the adder's
+	}
 	lo := max(from, m.claimed+1)
 	if !readOnly && to > m.claimed {
 		m.claimed = to
@@ -117,6 +125,32 @@ func (t *recentTracker) added(k recentKey, lowest UID) {
 	case m.added:
 		m.claimed = min(m.claimed, lowest-1)
 	}
+}
+
+// beginAdding notes that a session is about to add messages to a mailbox
+// it has selected; endAdding undoes it, first giving the session the UIDs
+// lo through hi (none when lo is 0) unless readOnly.
+func (t *recentTracker) beginAdding(user, mailbox string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.adding == nil {
+		t.adding = make(map[[2]string]int)
+	}
+	t.adding[[2]string{user, mailbox}]++
+}
+
+func (t *recentTracker) endAdding(k recentKey, lo, hi UID, readOnly bool, first func(since time.Time) UID) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	a := [2]string{k.user, k.mailbox}
+	if t.adding[a]--; t.adding[a] <= 0 {
+		delete(t.adding, a)
+	}
+	if lo == 0 || readOnly {
+		return
+	}
+	m := t.markLocked(k, first)
+	m.claimed = max(m.claimed, hi)
 }
 
 // newMarkLocked adds a mark, forgetting old ones first when there are too
@@ -239,14 +273,9 @@ func (c *conn) claimRecent(from UID) {
 	lo := c.s.recent.claim(k, from, to, sel.readOnly, func(since time.Time) UID {
 		return firstAfter(sel.uids, sel.dates, since)
 	})
-	if lo > to {
-		return
+	if lo <= to {
+		sel.addRecent(lo, to)
 	}
-	if n := len(sel.recent); n > 0 && sel.recent[n-1].hi+1 >= lo {
-		sel.recent[n-1].hi = to
-		return
-	}
-	sel.recent = append(sel.recent, uidRange{lo, to})
 }
 
 // appendFlags appends the flag list of message i, with \Recent first when
@@ -316,4 +345,91 @@ func (c *conn) tellRecent() {
 		c.enc.Raw("* ").Number(uint64(r)).Raw(" RECENT").CRLF()
 		sel.recentTold = r
 	}
+}
+
+// An addition is a command adding messages to a mailbox (APPEND, COPY,
+// MOVE). New messages are recent for the next session to learn of them;
+// but when the mailbox is the session's selected one, they are this
+// session's (as in Dovecot), and other sessions do not claim any message
+// of the mailbox while the addition runs.
+type addition struct {
+	c     *conn
+	name  string
+	sel   *selected // the selected mailbox, when it is the one added to
+	ended bool
+}
+
+// adding starts an addition to mailbox name; done or end must follow
+// (end is safe to defer).
+func (c *conn) adding(name string) *addition {
+	a := &addition{c: c, name: name}
+	if c.sel != nil && c.sel.name == name {
+		a.sel = c.sel
+		c.s.recent.beginAdding(c.id.Username, name)
+	}
+	return a
+}
+
+// done ends the addition with the UIDs added.
+func (a *addition) done(uidValidity uint32, uids []UID) {
+	if a.ended {
+		return
+	}
+	a.ended = true
+	c, sel := a.c, a.sel
+	k := recentKey{user: c.id.Username, mailbox: a.name, uidValidity: uidValidity}
+	lo, hi := lowestUID(uids), UID(0)
+	for _, u := range uids {
+		hi = max(hi, u)
+	}
+	if uidValidity != 0 && lo != 0 {
+		c.s.recent.added(k, lo)
+	}
+	if sel == nil {
+		return
+	}
+	if uidValidity == 0 || uidValidity != sel.uidValidity || c.sel != sel {
+		lo = 0
+	}
+	c.s.recent.endAdding(k, lo, hi, sel.readOnly, func(since time.Time) UID {
+		return firstAfter(sel.uids, sel.dates, since)
+	})
+	if lo != 0 && !sel.readOnly {
+		sel.addRecent(lo, hi)
+	}
+}
+
+// end ends the addition without claiming (it failed), unless done did.
+func (a *addition) end() {
+	if a.ended {
+		return
+	}
+	a.ended = true
+	if a.sel != nil {
+		a.c.s.recent.endAdding(recentKey{user: a.c.id.Username, mailbox: a.name}, 0, 0, true, nil)
+	}
+}
+
+// addRecent adds the UIDs lo through hi to the session's recent ones,
+// keeping the ranges sorted and disjoint.
+func (s *selected) addRecent(lo, hi UID) {
+	if n := len(s.recent); n > 0 && s.recent[n-1].hi < lo {
+		if s.recent[n-1].hi+1 == lo {
+			s.recent[n-1].hi = hi // the common case: the next run
+		} else {
+			s.recent = append(s.recent, uidRange{lo, hi})
+		}
+		return
+	}
+	s.recent = append(s.recent, uidRange{lo, hi})
+	slices.SortFunc(s.recent, func(a, b uidRange) int { return cmp.Compare(a.lo, b.lo) })
+	out := s.recent[:1]
+	for _, r := range s.recent[1:] {
+		if last := &out[len(out)-1]; r.lo <= last.hi+1 {
+			last.hi = max(last.hi, r.hi)
+		} else {
+			out = append(out, r)
+		}
+	}
+	s.recent = out
 }

@@ -1,6 +1,7 @@
 package imap4_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -104,4 +105,23 @@ func TestRecentOwnAppend(t *testing.T) {
 	assert.Equal(t, []string{`* 1 FETCH (FLAGS (\Recent))`}, untagged(a.ok("FETCH 1 FLAGS")))
 	b := e.login("alice")
 	assert.Contains(t, untagged(b.ok("SELECT INBOX")), "* 0 RECENT")
+
+	// b idles while a appends and copies into the mailbox both have
+	// selected: however fast b learns of them, they are a's.
+	for i := range 20 {
+		b.send("i IDLE")
+		b.expect("+ idling")
+		if i%2 == 0 {
+			a.ok("APPEND INBOX {3+}\r\nabc")
+		} else {
+			a.ok("COPY 1 INBOX")
+		}
+		b.expect("* " + itoaT(i+2) + " EXISTS")
+		b.send("DONE")
+		b.expect("i OK IDLE terminated")
+	}
+	assert.Equal(t, []string{"* SEARCH"}, untagged(b.ok("SEARCH RECENT")))
+	out = untagged(a.ok("SEARCH RECENT"))
+	require.Len(t, out, 1)
+	assert.Len(t, strings.Fields(out[0]), 2+21, "a has all 21: %s", out[0])
 }

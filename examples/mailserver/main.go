@@ -167,11 +167,12 @@ func run(cfg *config, logger *slog.Logger, out io.Writer) error {
 		}
 		defer stop()
 	}
-	app.printBanner(cfg, out)
-
+	// Handle signals before saying "Ready.": a SIGINT right after it
+	// must shut down cleanly, not kill the process.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	app.printBanner(cfg, out)
 	for {
 		select {
 		case sig := <-sigs:
