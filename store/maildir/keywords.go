@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -121,7 +123,12 @@ func (m *dovecotKeywords) format() []byte {
 // 0..25 and a valid keyword are skipped.
 func (f *folder) readDovecotKeywords() *dovecotKeywords {
 	var m dovecotKeywords
-	data, err := readFile(f.fs(), f.path(dovecotKeywordsFile))
+	fh, err := f.fs().OpenFile(f.path(dovecotKeywordsFile), os.O_RDONLY, 0)
+	var data []byte
+	if err == nil {
+		data, err = io.ReadAll(io.LimitReader(fh, maxDovecotKeywordsFile))
+		fh.Close()
+	}
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			f.logger().LogAttrs(context.Background(), slog.LevelWarn, "maildir: reading dovecot-keywords",
