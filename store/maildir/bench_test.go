@@ -67,6 +67,17 @@ func benchMaildir(b *testing.B, n int) (string, string) {
 
 func removeIndex(b *testing.B, dir string) { removeIndexFiles(b, dir) }
 
+// openBenchUser opens the store at root (without polling) and the
+// benchmark user; both are closed when b ends.
+func openBenchUser(b *testing.B, root string) imap4.User {
+	s := &maildir.Store{Root: root, PollInterval: -1}
+	b.Cleanup(func() { s.Close() })
+	u, err := s.OpenUser(ctx, ident(benchUser))
+	require.NoError(b, err)
+	b.Cleanup(func() { u.Close() })
+	return u
+}
+
 // removeIndexFiles removes a folder's index, journal and cache, as a lost
 // or wiped index would leave it.
 func removeIndexFiles(t testing.TB, dir string) {
@@ -231,11 +242,7 @@ func BenchmarkAppend(b *testing.B) {
 func BenchmarkSetFlags(b *testing.B) {
 	const n = 10_000
 	root, _ := benchMaildir(b, n)
-	s := &maildir.Store{Root: root, PollInterval: -1}
-	defer s.Close()
-	u, err := s.OpenUser(ctx, ident(benchUser))
-	require.NoError(b, err)
-	defer u.Close()
+	u := openBenchUser(b, root)
 	mb, err := u.OpenMailbox(ctx, "INBOX")
 	require.NoError(b, err)
 	defer mb.Close()
@@ -266,11 +273,7 @@ func BenchmarkSetFlags(b *testing.B) {
 func BenchmarkSyncIncremental(b *testing.B) {
 	n := benchSize()
 	root, _ := benchMaildir(b, n)
-	s := &maildir.Store{Root: root, PollInterval: -1}
-	defer s.Close()
-	u, err := s.OpenUser(ctx, ident(benchUser))
-	require.NoError(b, err)
-	defer u.Close()
+	u := openBenchUser(b, root)
 	mb, err := u.OpenMailbox(ctx, "INBOX")
 	require.NoError(b, err)
 	defer mb.Close()

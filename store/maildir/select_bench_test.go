@@ -51,12 +51,9 @@ func parallel[T any](b *testing.B, vals []T, body func(T)) {
 func BenchmarkSync0(b *testing.B) {
 	n := benchSize()
 	root, _ := benchMaildir(b, n)
-	s := &maildir.Store{Root: root, PollInterval: -1}
-	defer s.Close()
-	u, err := s.OpenUser(ctx, ident(benchUser))
-	require.NoError(b, err)
-	defer u.Close()
+	u := openBenchUser(b, root)
 	mbs := make([]imap4.Mailbox, 4)
+	var err error
 	for i := range mbs {
 		mbs[i], err = u.OpenMailbox(ctx, "INBOX")
 		require.NoError(b, err)
