@@ -89,6 +89,30 @@ type folder struct {
 	status    imap4.MailboxStatus
 	statusKey syncKey
 	statusOK  bool
+
+	// changes lists, in modseq order, every entry given a new modseq after
+	// changesFloor (each change once, with the modseq it got), so that
+	// Sync(since) for a recent since reads the changes instead of every
+	// entry: what each session pays before each response.
+	changes      []change
+	changesFloor imap4.ModSeq
+}
+
+// A change is an entry's UID and the modseq a change gave it.
+type change struct {
+	modseq imap4.ModSeq
+	uid    imap4.UID
+}
+
+// changedLocked notes that e has just been given a new modseq (the highest
+// so far). The list is bounded: past a quarter of the folder (at least
+// 1024), its older half is forgotten and the floor rises.
+func (f *folder) changedLocked(e *entry) {
+	f.changes = append(f.changes, change{e.modseq, e.uid})
+	if n := len(f.changes); n > max(1024, len(f.st.msgs)/4) {
+		f.changesFloor = f.changes[n/2-1].modseq
+		f.changes = append([]change(nil), f.changes[n/2:]...)
+	}
 }
 
 func (f *folder) fs() fileSystem       { return f.s.fsys() }
@@ -209,6 +233,7 @@ func (f *folder) loadLocked() error {
 		st.tombFloor = st.highest
 	}
 	f.st = st
+	f.changes, f.changesFloor = nil, st.highest
 	for i, k := range st.keywords {
 		f.kwIndex[lower(k)] = i
 	}
@@ -403,6 +428,7 @@ func (f *folder) invalidateLocked() {
 	f.pending = nil
 	f.st = nil
 	f.full, f.statusOK = nil, false
+	f.changes = nil
 }
 
 // unloadLocked writes what is worth keeping and releases the folder's

@@ -1,6 +1,7 @@
 package maildir
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"sync/atomic"
 	"time"
 
@@ -122,6 +124,7 @@ func (f *folder) deliverLocked(s *staged, flags []string, link bool, except *mai
 	e := &entry{uid: uid, modseq: ms, date: s.date.UnixNano(), size: s.size, phys: s.phys, sys: fl.sys, kw: fl.kw, name: name}
 	e.flags = f.internLocked(e.sys, e.kw)
 	f.insertLocked(e)
+	f.changedLocked(e)
 	f.pending = encodeRecord(f.pending, putRecord(e))
 	f.pending = encodeRecord(f.pending, stateRecord(f.st))
 	if err := f.commitLocked(true); err != nil {
@@ -259,9 +262,20 @@ func (f *folder) sync(since imap4.ModSeq) (*imap4.SyncData, error) {
 		sd.Messages = make([]imap4.MessageMeta, 0, len(f.st.msgs))
 		defer func() { f.full, f.fullKey = sd, key }()
 	}
-	for _, e := range f.st.msgs {
-		if since == 0 || e.modseq > since {
-			sd.Messages = append(sd.Messages, e.meta())
+	if since > 0 && since >= f.changesFloor {
+		// Recent enough for the list of changes.
+		i := sort.Search(len(f.changes), func(i int) bool { return f.changes[i].modseq > since })
+		for _, c := range f.changes[i:] {
+			if j := f.findLocked(c.uid); j >= 0 && f.st.msgs[j].modseq == c.modseq {
+				sd.Messages = append(sd.Messages, f.st.msgs[j].meta())
+			}
+		}
+		slices.SortFunc(sd.Messages, func(a, b imap4.MessageMeta) int { return cmp.Compare(a.UID, b.UID) })
+	} else {
+		for _, e := range f.st.msgs {
+			if since == 0 || e.modseq > since {
+				sd.Messages = append(sd.Messages, e.meta())
+			}
 		}
 	}
 	if since == 0 {
@@ -398,6 +412,7 @@ func (f *folder) setFlags(uids []imap4.UID, op imap4.StoreOp, flags []string, op
 		ne.modseq = ms
 		ne.flags = f.internLocked(ne.sys, ne.kw)
 		f.st.msgs[i] = &ne
+		f.changedLocked(&ne)
 		f.pending = encodeRecord(f.pending, putRecord(&ne))
 		res.Updated = append(res.Updated, ne.meta())
 	}
@@ -600,6 +615,7 @@ func copyTo(src, dst *folder, uids []imap4.UID, move bool, except *mailbox) (*im
 	for _, e := range added {
 		e.flags = dst.internLocked(e.sys, e.kw)
 		dst.insertLocked(e)
+		dst.changedLocked(e)
 		dst.pending = encodeRecord(dst.pending, putRecord(e))
 	}
 	dst.pending = encodeRecord(dst.pending, stateRecord(dst.st))

@@ -238,6 +238,9 @@ func (f *folder) reconcileCurLocked(names []string) (changed bool, cands []cand,
 			changed = true
 		}
 		msgs[i] = &ne
+		if ne.modseq != e.modseq {
+			f.changedLocked(&ne)
+		}
 		f.pending = encodeRecord(f.pending, putRecord(&ne))
 	}
 	gone := false
@@ -374,6 +377,7 @@ func (f *folder) adoptLocked(cands []cand, rebuild bool) (bool, error) {
 		e := &entry{uid: uid, modseq: ms, date: fi.ModTime().UnixNano(), size: size, phys: phys, sys: sys, kw: kw, name: name}
 		e.flags = f.internLocked(e.sys, e.kw)
 		f.insertLocked(e)
+		f.changedLocked(e)
 		if !rebuild { // a rebuild writes a snapshot instead
 			f.pending = encodeRecord(f.pending, putRecord(e))
 		}
