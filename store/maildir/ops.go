@@ -259,27 +259,17 @@ func (f *folder) sync(since imap4.ModSeq) (*imap4.SyncData, error) {
 	}
 	sd := &imap4.SyncData{MailboxStatus: f.statusLocked()}
 	if since == 0 {
-		sd.Messages = make([]imap4.MessageMeta, 0, len(f.st.msgs))
-		defer func() { f.full, f.fullKey = sd, key }()
-	}
-	if since > 0 && since >= f.changesFloor {
-		// Recent enough for the list of changes.
-		i := sort.Search(len(f.changes), func(i int) bool { return f.changes[i].modseq > since })
-		for _, c := range f.changes[i:] {
-			if j := f.findLocked(c.uid); j >= 0 && f.st.msgs[j].modseq == c.modseq {
-				sd.Messages = append(sd.Messages, f.st.msgs[j].meta())
-			}
-		}
-		slices.SortFunc(sd.Messages, func(a, b imap4.MessageMeta) int { return cmp.Compare(a.UID, b.UID) })
-	} else {
-		for _, e := range f.st.msgs {
-			if since == 0 || e.modseq > since {
-				sd.Messages = append(sd.Messages, e.meta())
-			}
-		}
-	}
-	if since == 0 {
+		// (Patching the last result instead of walking was tried: the
+		// copy of 100,000 MessageMeta, with their pointers, costs as much
+		// as the walk.)
+		sd.Messages = f.walkLocked(0)
+		f.full, f.fullKey = sd, key
 		return sd, nil
+	}
+	if since >= f.changesFloor {
+		sd.Messages = f.changedSinceLocked(since)
+	} else {
+		sd.Messages = f.walkLocked(since)
 	}
 	if since < f.st.tombFloor {
 		// Expunges this old are forgotten: report every UID that is not
@@ -302,6 +292,32 @@ func (f *folder) sync(since imap4.ModSeq) (*imap4.SyncData, error) {
 	slices.Sort(sd.Expunged)
 	sd.Expunged = slices.Compact(sd.Expunged)
 	return sd, nil
+}
+
+// walkLocked returns the metadata of every entry whose modseq is above
+// since, walking them all.
+func (f *folder) walkLocked(since imap4.ModSeq) []imap4.MessageMeta {
+	out := make([]imap4.MessageMeta, 0, len(f.st.msgs))
+	for _, e := range f.st.msgs {
+		if e.modseq > since {
+			out = append(out, e.meta())
+		}
+	}
+	return out
+}
+
+// changedSinceLocked is walkLocked from the list of changes, for since at
+// or above its floor: each change that is an entry's latest, by UID.
+func (f *folder) changedSinceLocked(since imap4.ModSeq) []imap4.MessageMeta {
+	var out []imap4.MessageMeta
+	i := sort.Search(len(f.changes), func(i int) bool { return f.changes[i].modseq > since })
+	for _, c := range f.changes[i:] {
+		if j := f.findLocked(c.uid); j >= 0 && f.st.msgs[j].modseq == c.modseq {
+			out = append(out, f.st.msgs[j].meta())
+		}
+	}
+	slices.SortFunc(out, func(a, b imap4.MessageMeta) int { return cmp.Compare(a.UID, b.UID) })
+	return out
 }
 
 // open is Mailbox.Open.

@@ -116,8 +116,12 @@ func TestSyncSinceMatchesFullScan(t *testing.T) {
 		case 0:
 			appendMsg(t, mb, msg("new", "y"))
 		case 1:
-			_, err := mb.Expunge(ctx, pick(1))
+			gone := pick(1 + r.IntN(3))
+			_, err := mb.SetFlags(ctx, gone, imap4.StoreAdd, []string{imap4.FlagDeleted}, nil)
 			require.NoError(t, err)
+			removed, err := mb.Expunge(ctx, gone)
+			require.NoError(t, err)
+			require.Len(t, removed, len(gone))
 		case 2:
 			_, err := mb.CopyTo(ctx, pick(2), "INBOX")
 			require.NoError(t, err)
