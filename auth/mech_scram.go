@@ -54,7 +54,6 @@ type scramMech struct {
 	authzid         string
 	creds           SCRAMCredentials
 	refusal         error // non-nil: the proof will fail with it (unknown user, unusable keys)
-	serverSignature []byte
 }
 
 func newSCRAMMech(name string) *scramMech {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -212,14 +211,4 @@ func saslStart(t testing.TB, mech string, a auth.Authenticator, opts auth.Sessio
 	s, err := auth.NewServerSession(mech, a, opts)
 	require.NoError(t, err, "NewServerSession(%q)", mech)
 	return s
-}
-
-// isOneOf reports whether err matches one of the targets.
-func isOneOf(err error, targets ...error) bool {
-	for _, t := range targets {
-		if errors.Is(err, t) {
-			return true
-		}
-	}
-	return false
 }

@@ -134,13 +134,6 @@ func (b *fakeBackend) submitCalls() int {
 	return b.calls
 }
 
-// plainBackend hides CheckRecipient.
-type plainBackend struct{ *fakeBackend }
-
-func (p plainBackend) Submit(ctx context.Context, env *submission.Envelope, msg io.Reader) error {
-	return p.fakeBackend.Submit(ctx, env, msg)
-}
-
 // users is a tiny Authenticator: alice may also send as alias@example.org
 // and anything at alice.example; bob has no aliases.
 var users = auth.AuthenticatorFunc(func(ctx context.Context, username, password string) (auth.Identity, error) {

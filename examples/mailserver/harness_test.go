@@ -67,13 +67,12 @@ func requireTool(t *testing.T, name string) string {
 
 // mailServer is a running example server.
 type mailServer struct {
-	t       *testing.T
-	bin     string
-	data    string
-	ports   map[string]int
-	cmd     *exec.Cmd
-	out     *syncBuffer
-	demoPwd string
+	t     *testing.T
+	bin   string
+	data  string
+	ports map[string]int
+	cmd   *exec.Cmd
+	out   *syncBuffer
 }
 
 type syncBuffer = testutil.SyncBuffer

@@ -51,6 +51,9 @@ func (f *folder) dovecotKeywordsLocked() *dovecotKeywords {
 // If dovecot-keywords cannot be written, the new keywords get no letter
 // (they are still in the index).
 func (f *folder) lettersLocked(extra string, sys sysFlags, kw []uint16) string {
+	if len(kw) == 0 && sys&flagPassed == 0 && !hasKeywordLetters(extra) {
+		return extra // the common case (a STORE of system flags): nothing to map
+	}
 	m := f.dovecotKeywordsLocked()
 	names := make([]string, 0, len(kw)+1)
 	if sys&flagPassed != 0 {

@@ -30,7 +30,8 @@ func watchClauses() []imapClause {
 // Watch returns the same channel on every call.
 func watchSameChannel(e *env, _ imap4.Backend) {
 	mb := e.open(e.user(Alice), "INBOX")
-	assert.True(e.t, mb.Watch() == mb.Watch(), "Watch returned different channels")
+	first := mb.Watch()
+	assert.True(e.t, first == mb.Watch(), "Watch returned different channels")
 }
 
 // Close closes the Watch channel.

@@ -84,30 +84,14 @@ func (s *Structure) binaryTree(r io.ReaderAt, start, end int64, tops []*part, re
 // decodes: without its Content-Transfer-Encoding field, with binaryCTE
 // after the other fields, and the blank line if the header has one.
 func binaryHeader(r io.ReaderAt, start, end int64) ([]byte, error) {
-	var out []byte
-	h := headerLines{w: newWindow(r, start, end-start)}
-	defer h.release()
-	keep := false
-	for {
-		line, ok := h.next()
-		if !ok {
-			break
-		}
-		if !isContinuation(line) {
-			keep = !asciiEqualFold(fieldName(line), "Content-Transfer-Encoding")
-		}
-		if keep {
-			out = append(out, line...)
-			if line[len(line)-1] != '\n' {
-				out = append(out, '\r', '\n')
-			}
-		}
-	}
-	if h.w.err != nil {
-		return nil, h.w.err
+	out, blank, err := headerFields(r, start, end, func(name []byte) bool {
+		return !asciiEqualFold(name, "Content-Transfer-Encoding")
+	})
+	if err != nil {
+		return nil, err
 	}
 	out = append(out, binaryCTE...)
-	if h.done {
+	if blank {
 		out = append(out, '\r', '\n')
 	}
 	return out, nil

@@ -25,7 +25,7 @@ func (m *headerMatcher) decodeValue(v []byte) []byte {
 		}
 		v = m.latin
 	}
-	if bytes.Index(v, encodedWordStart) < 0 {
+	if !bytes.Contains(v, encodedWordStart) {
 		return v
 	}
 	if d, ok := m.decodeWords(m.dec[:0], v); ok {

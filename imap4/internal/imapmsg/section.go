@@ -135,29 +135,13 @@ func (s *Structure) SectionReader(r io.ReaderAt, sec Section) (io.Reader, int64,
 // names are (not, if exclude) among names, followed by CRLF (for exclude,
 // only if the header ends with a blank line).
 func filterHeader(r io.ReaderAt, start, end int64, names []string, exclude bool) ([]byte, error) {
-	var out []byte
-	h := headerLines{w: newWindow(r, start, end-start)}
-	defer h.release()
-	keep := false
-	for {
-		line, ok := h.next()
-		if !ok {
-			break
-		}
-		if !isContinuation(line) {
-			keep = nameIn(fieldName(line), names) != exclude
-		}
-		if keep {
-			out = append(out, line...)
-			if line[len(line)-1] != '\n' {
-				out = append(out, '\r', '\n')
-			}
-		}
+	out, blank, err := headerFields(r, start, end, func(name []byte) bool {
+		return nameIn(name, names) != exclude
+	})
+	if err != nil {
+		return nil, err
 	}
-	if h.w.err != nil {
-		return nil, h.w.err
-	}
-	if exclude && !h.done {
+	if exclude && !blank {
 		// The header ended with the content, without a blank line (a
 		// message with no body): HEADER.FIELDS.NOT adds none, as
 		// RFC 9051 §6.4.5 says for "a message which has no body and no
@@ -166,6 +150,34 @@ func filterHeader(r io.ReaderAt, start, end int64, names []string, exclude bool)
 		return out, nil
 	}
 	return append(out, '\r', '\n'), nil
+}
+
+// headerFields returns the fields (with their continuation lines, each
+// ending in CRLF) of the header content[start:end] whose names keep
+// accepts, and whether the header ends with a blank line.
+func headerFields(r io.ReaderAt, start, end int64, keep func(name []byte) bool) (out []byte, blank bool, err error) {
+	h := headerLines{w: newWindow(r, start, end-start)}
+	defer h.release()
+	kept := false
+	for {
+		line, ok := h.next()
+		if !ok {
+			break
+		}
+		if !isContinuation(line) {
+			kept = keep(fieldName(line))
+		}
+		if kept {
+			out = append(out, line...)
+			if line[len(line)-1] != '\n' {
+				out = append(out, '\r', '\n')
+			}
+		}
+	}
+	if h.w.err != nil {
+		return nil, false, h.w.err
+	}
+	return out, h.done, nil
 }
 
 func nameIn(name []byte, names []string) bool {
