@@ -108,6 +108,9 @@ func parseDateLenient(v string) (time.Time, bool) {
 		case (w[0] == '+' || w[0] == '-') && len(w) == 5 && allDigits(w[1:]):
 			h, _ := strconv.Atoi(w[1:3])
 			m, _ := strconv.Atoi(w[3:5])
+			if h > 23 || m > 59 {
+				continue // not a zone (as an unknown zone name: UTC)
+			}
 			zone = h*60 + m
 			if w[0] == '-' {
 				zone = -zone
